@@ -1,0 +1,3 @@
+"""Keras callbacks."""
+
+from edgekeras.callbacks.callback import Callback, CallbackList, History

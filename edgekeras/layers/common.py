@@ -1,0 +1,99 @@
+"""Helpers shared by the layer files: Keras's argument normalization and Keras-identical configs.
+
+Configs must equal Keras 3's `get_config()` so real Keras reads ours and we read theirs; the dtype
+is written in Keras's DTypePolicy dict form for that reason.
+"""
+
+from edgekeras import initializers, regularizers
+from edgekeras.serialization import serialize
+
+
+def standardize_tuple(value, n, name, allow_zero=False):
+    """An int or n ints -> a tuple of n ints (Keras's argument_validation.standardize_tuple)."""
+    try:
+        values = (int(value),) * n if isinstance(value, int) else tuple(int(v) for v in value)
+    except (TypeError, ValueError):
+        raise ValueError(f"The `{name}` argument must be a tuple of {n} integers. Received {name}={value}") from None
+    if len(values) != n or any(v < 0 or (v == 0 and not allow_zero) for v in values):
+        raise ValueError(
+            f"The `{name}` argument must be a tuple of {n} integers {'>= 0' if allow_zero else '> 0'}. "
+            f"Received {name}={value}"
+        )
+    return values
+
+
+def positive_int(value, name):
+    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+        raise ValueError(f"`{name}` must be a positive integer. Received: {name}={value!r}.")
+    return value
+
+
+def data_format(value):
+    """edgekeras is channels-last only (what every edge kernel expects); say so instead of misreading."""
+    if value not in (None, "channels_last"):
+        raise ValueError(f"data_format={value!r} is not supported: edgekeras layers are channels_last only.")
+    return "channels_last"
+
+
+def check_ndim(layer, shape, ndim):
+    if len(shape) != ndim:
+        raise ValueError(
+            f"Layer '{layer.name}' ({type(layer).__name__}) expects a {ndim}-D input, got shape {tuple(shape)}."
+        )
+
+
+def check_axis(layer, shape, axis):
+    if not -len(shape) <= axis < len(shape):
+        raise ValueError(f"Layer '{layer.name}': axis {axis} is out of range for input shape {tuple(shape)}.")
+    return axis % len(shape)
+
+
+def to_config(obj, module):
+    """Keras's serialize for initializers/regularizers/constraints: None stays None, dicts pass through."""
+    if obj is None or isinstance(obj, dict):
+        return obj
+    return serialize(obj, module)
+
+
+def base_config(layer):
+    """Keras 3's Layer.get_config(): name, trainable, dtype policy, and the activity regularizer if set."""
+    config = {
+        "name": layer.name,
+        "trainable": layer.trainable,
+        "dtype": {"module": "keras", "class_name": "DTypePolicy", "config": {"name": layer.dtype},
+                  "registered_name": None},
+    }
+    if layer.activity_regularizer is not None:
+        config["activity_regularizer"] = to_config(layer.activity_regularizer, "keras.regularizers")
+    return config
+
+
+def weight_config(layer, prefixes):
+    """`{prefix}_initializer/_regularizer/_constraint` entries for each weight prefix, as Keras names them."""
+    config = {}
+    for prefix in prefixes:
+        config[f"{prefix}_initializer"] = initializers.serialize_initializer(getattr(layer, f"{prefix}_initializer"))
+        config[f"{prefix}_regularizer"] = to_config(getattr(layer, f"{prefix}_regularizer"), "keras.regularizers")
+        config[f"{prefix}_constraint"] = to_config(getattr(layer, f"{prefix}_constraint"), "keras.constraints")
+    return config
+
+
+_INIT_ALIASES = {"uniform": "random_uniform", "normal": "random_normal", "one": "ones", "zero": "zeros"}
+
+
+def set_weight_args(layer, prefix, initializer, regularizer, constraint):
+    """Store one weight's initializer/regularizer/constraint under Keras's attribute names.
+
+    Constraints are kept for the config round trip; no constraints module applies them yet.
+    """
+    if isinstance(initializer, str):  # Keras's short aliases, which initializers.get does not know yet
+        initializer = _INIT_ALIASES.get(initializer, initializer)
+    setattr(layer, f"{prefix}_initializer", initializers.get(initializer))
+    setattr(layer, f"{prefix}_regularizer", regularizers.get(regularizer))
+    setattr(layer, f"{prefix}_constraint", constraint)
+
+
+def add_prefixed_weight(layer, prefix, shape, name, trainable=True):
+    return layer.add_weight(shape, getattr(layer, f"{prefix}_initializer"), trainable=trainable,
+                            regularizer=getattr(layer, f"{prefix}_regularizer"),
+                            constraint=getattr(layer, f"{prefix}_constraint"), name=name)

@@ -1,0 +1,48 @@
+"""Window pooling, channels-last, any rank: max_pool and avg_pool.
+
+Attrs: pool_size, strides (None = pool_size, as Keras), padding "valid"/"same". With "same",
+avg_pool divides by the number of real cells in each window (padded cells are not counted), as
+Keras and TensorFlow do.
+"""
+
+import numpy as np
+
+from edgekeras.ops.registry import TensorSpec, define
+from edgekeras.ops.windows import as_tuple, np_windows, window_geometry
+
+
+def _geometry(op, x_shape, pool_size, strides, padding):
+    window = as_tuple(pool_size, len(x_shape) - 2)
+    return window, window_geometry(op, x_shape, window, window if strides is None else strides, padding)
+
+
+def _pool(name):
+    def infer(specs, pool_size, strides=None, padding="valid"):
+        x = specs[0]
+        out = _geometry(name, x.shape, pool_size, strides, padding)[1][3]
+        return TensorSpec((x.shape[0],) + out + (x.shape[-1],), x.dtype)
+
+    def numpy(x, pool_size, strides=None, padding="valid"):
+        window, (s, d, pairs, _) = _geometry(name, x.shape, pool_size, strides, padding)
+        win = np_windows(x.astype(np.float64), window, s, d, pairs, -np.inf if name == "max_pool" else np.nan)
+        return (win.max(-1) if name == "max_pool" else np.nanmean(win, -1)).astype(x.dtype)
+
+    def jax(x, pool_size, strides=None, padding="valid"):
+        import jax.numpy as jnp
+        from jax import lax
+
+        window, (s, _, pairs, _) = _geometry(name, x.shape, pool_size, strides, padding)
+        args = ((1,) + window + (1,), (1,) + s + (1,), ((0, 0),) + pairs + ((0, 0),))
+        if name == "max_pool":
+            floating = jnp.issubdtype(x.dtype, jnp.floating)
+            lowest = jnp.array(-jnp.inf if floating else jnp.iinfo(x.dtype).min, x.dtype)
+            return lax.reduce_window(x, lowest, lax.max, *args)
+        total = lax.reduce_window(x, jnp.array(0, x.dtype), lax.add, *args)
+        counts = lax.reduce_window(jnp.ones((1,) + x.shape[1:-1] + (1,), x.dtype), jnp.array(0, x.dtype), lax.add, *args)
+        return total / counts
+
+    return define(name, infer, numpy, jax)
+
+
+max_pool = _pool("max_pool")
+avg_pool = _pool("avg_pool")

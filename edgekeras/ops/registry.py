@@ -1,0 +1,114 @@
+"""The op set: every op is defined once, with its shape rule, NumPy reference and JAX implementation.
+
+Layers call ops through `OpDef.__call__`. On concrete arrays the JAX implementation runs (this is
+what the trainer compiles); on symbolic tensors the shape rule runs and, when an `OpRecorder` is
+active, the call is logged (this is how models are traced for MAC counts and for the compiler).
+The NumPy reference is the independent definition that tests hold the JAX implementation against.
+"""
+
+import threading
+from dataclasses import dataclass, field
+from typing import Callable, Optional
+
+import numpy as np
+
+from edgekeras.backend.symbolic import KerasTensor, is_symbolic
+
+_REGISTRY = {}
+_state = threading.local()
+
+
+@dataclass(frozen=True)
+class TensorSpec:
+    shape: tuple
+    dtype: str
+
+
+@dataclass
+class OpDef:
+    """One op. `infer(specs, **attrs)` returns a TensorSpec (or a tuple of them)."""
+
+    name: str
+    infer: Callable
+    numpy: Callable
+    jax: Callable
+    macs: Optional[Callable] = None  # (in_specs, out_spec, **attrs) -> int, for cost reports
+    extras: dict = field(default_factory=dict)  # later phases attach e.g. the TVM lowering here
+
+    def __call__(self, *inputs, **attrs):
+        if any(is_symbolic(x) for x in inputs):
+            specs = [spec_of(x) for x in inputs]
+            out = self.infer(specs, **attrs)
+            outs = out if isinstance(out, tuple) else (out,)
+            tensors = tuple(KerasTensor(s.shape, s.dtype) for s in outs)
+            for recorder in getattr(_state, "recorders", ()):
+                recorder.record(self, inputs, tensors, attrs)
+            return tensors if isinstance(out, tuple) else tensors[0]
+        return self.jax(*inputs, **attrs)
+
+    def count_macs(self, in_specs, out_specs, attrs):
+        return int(self.macs(in_specs, out_specs, **attrs)) if self.macs else 0
+
+
+def define(name, infer, numpy, jax, macs=None):
+    if name in _REGISTRY:
+        raise ValueError(f"Op '{name}' is defined twice.")
+    op = OpDef(name, infer, numpy, jax, macs)
+    _REGISTRY[name] = op
+    return op
+
+
+def get(name):
+    try:
+        return _REGISTRY[name]
+    except KeyError:
+        raise ValueError(f"Unknown op '{name}'. Known ops: {', '.join(sorted(_REGISTRY))}.") from None
+
+
+def all_ops():
+    return dict(_REGISTRY)
+
+
+def spec_of(x):
+    if isinstance(x, KerasTensor):
+        return TensorSpec(x.shape, x.dtype)
+    if hasattr(x, "shape") and hasattr(x, "dtype"):
+        return TensorSpec(tuple(x.shape), str(np.dtype(x.dtype)) if not hasattr(x.dtype, "name") else x.dtype.name)
+    arr = np.asarray(x)
+    return TensorSpec(arr.shape, arr.dtype.name)
+
+
+@dataclass
+class OpCall:
+    op: OpDef
+    inputs: tuple
+    outputs: tuple
+    attrs: dict
+
+
+class OpRecorder:
+    """Collects the op calls made on symbolic tensors while it is active (recorders nest)."""
+
+    def __init__(self):
+        self.calls = []
+
+    def record(self, op, inputs, outputs, attrs):
+        self.calls.append(OpCall(op, tuple(inputs), tuple(outputs), dict(attrs)))
+
+    def total_macs(self):
+        total = 0
+        for call in self.calls:
+            total += call.op.count_macs([spec_of(x) for x in call.inputs], [spec_of(y) for y in call.outputs], call.attrs)
+        return total
+
+    def __enter__(self):
+        _state.recorders = getattr(_state, "recorders", ()) + (self,)
+        return self
+
+    def __exit__(self, *exc):
+        _state.recorders = tuple(r for r in _state.recorders if r is not self)
+
+
+def known(dim_a, dim_b):
+    """Broadcast-free equality of two dims where None means unknown."""
+    return dim_a is None or dim_b is None or dim_a == dim_b
