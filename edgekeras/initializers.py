@@ -8,7 +8,11 @@ from edgekeras.backend.random import make_numpy_rng
 from edgekeras.serialization import resolve, serialize
 
 
-def _fans(shape):
+def _fans(shape, input_axes=None, output_axes=None):
+    if input_axes is not None or output_axes is not None:
+        fan_in = int(np.prod([shape[a] for a in (input_axes if input_axes is not None else [-2])]))
+        fan_out = int(np.prod([shape[a] for a in (output_axes if output_axes is not None else [-1])]))
+        return fan_in, fan_out
     if len(shape) < 1:
         return 1, 1
     if len(shape) == 1:
@@ -109,8 +113,10 @@ class TruncatedNormal(_Seeded):
 
 
 class VarianceScaling(_Seeded):
-    def __init__(self, scale=1.0, mode="fan_in", distribution="truncated_normal", seed=None):
+    def __init__(self, scale=1.0, mode="fan_in", distribution="truncated_normal", seed=None, input_axes=None,
+                 output_axes=None):
         super().__init__(seed)
+        self.input_axes, self.output_axes = input_axes, output_axes
         if mode not in ("fan_in", "fan_out", "fan_avg"):
             raise ValueError(f"VarianceScaling: mode must be fan_in, fan_out or fan_avg, got {mode!r}.")
         if distribution not in ("truncated_normal", "untruncated_normal", "uniform"):
@@ -118,7 +124,7 @@ class VarianceScaling(_Seeded):
         self.scale, self.mode, self.distribution = scale, mode, distribution
 
     def __call__(self, shape, dtype="float32"):
-        fan_in, fan_out = _fans(shape)
+        fan_in, fan_out = _fans(shape, self.input_axes, self.output_axes)
         fan = {"fan_in": fan_in, "fan_out": fan_out, "fan_avg": (fan_in + fan_out) / 2.0}[self.mode]
         variance = self.scale / max(1.0, fan)
         rng = self._rng()
@@ -132,15 +138,16 @@ class VarianceScaling(_Seeded):
         return values.astype(dtype)
 
     def get_config(self):
-        return {"scale": self.scale, "mode": self.mode, "distribution": self.distribution, "seed": self.seed}
+        return {"seed": self.seed, "scale": self.scale, "mode": self.mode, "distribution": self.distribution,
+                "input_axes": self.input_axes, "output_axes": self.output_axes}
 
 
 def _preset(name, scale, mode, distribution):
-    def __init__(self, seed=None):
-        VarianceScaling.__init__(self, scale, mode, distribution, seed)
+    def __init__(self, seed=None, input_axes=None, output_axes=None):
+        VarianceScaling.__init__(self, scale, mode, distribution, seed, input_axes, output_axes)
 
     def get_config(self):
-        return {"seed": self.seed}
+        return {"seed": self.seed, "input_axes": self.input_axes, "output_axes": self.output_axes}
 
     return type(name, (VarianceScaling,), {"__init__": __init__, "get_config": get_config})
 
@@ -182,7 +189,7 @@ class Identity(Initializer):
         return (self.gain * np.eye(*shape)).astype(dtype)
 
     def get_config(self):
-        return {"gain": self.gain}
+        return {} if self.gain == 1.0 else {"gain": self.gain}  # Keras writes {} for the default
 
 
 _CLASSES = {c.__name__: c for c in (
@@ -193,7 +200,8 @@ _ALIASES = {
     "random_uniform": "RandomUniform", "truncated_normal": "TruncatedNormal", "variance_scaling": "VarianceScaling",
     "glorot_uniform": "GlorotUniform", "glorot_normal": "GlorotNormal", "he_normal": "HeNormal",
     "he_uniform": "HeUniform", "lecun_normal": "LecunNormal", "lecun_uniform": "LecunUniform",
-    "orthogonal": "Orthogonal", "identity": "Identity",
+    "orthogonal": "Orthogonal", "identity": "Identity", "uniform": "RandomUniform", "normal": "RandomNormal",
+    "one": "Ones", "zero": "Zeros",
 }
 
 

@@ -182,8 +182,22 @@ class LossFunctionWrapper(Loss):
         return cls(get_function(config.pop("fn")), **config)
 
 
-class _BuiltinLoss(LossFunctionWrapper):
-    """A built-in class: its config lists its own arguments, not `fn`."""
+class FunctionArguments:
+    """Exposes a wrapper's function arguments as attributes, as Keras's classes do (`loss.from_logits`)."""
+
+    def __getattr__(self, name):
+        kwargs = self.__dict__.get("_fn_kwargs", {})
+        if name in kwargs:
+            return kwargs[name]
+        raise AttributeError(f"'{type(self).__name__}' object has no attribute '{name}'")
+
+
+class _BuiltinLoss(FunctionArguments, LossFunctionWrapper):
+    """A built-in class: its config lists its own arguments, not `fn`.
+
+    Keras's config leaves out Huber's `delta` and SparseCategoricalCrossentropy's `axis`; ours keeps
+    them (Keras reads them back) so that a round trip loses nothing.
+    """
 
     def get_config(self):
         return {**Loss.get_config(self), **self._fn_kwargs}
@@ -207,9 +221,6 @@ class Huber(_BuiltinLoss):
     def __init__(self, delta=1.0, reduction="sum_over_batch_size", name="huber_loss", dtype=None):
         super().__init__(huber, reduction=reduction, name=name, dtype=dtype, delta=delta)
 
-    def get_config(self):
-        return Loss.get_config(self)  # Keras leaves `delta` out of Huber's config.
-
 
 class BinaryCrossentropy(_BuiltinLoss):
     def __init__(self, from_logits=False, label_smoothing=0.0, axis=-1, reduction="sum_over_batch_size",
@@ -230,17 +241,13 @@ class SparseCategoricalCrossentropy(_BuiltinLoss):
                  name="sparse_categorical_crossentropy", dtype=None):
         super().__init__(sparse_categorical_crossentropy, reduction=reduction, name=name, dtype=dtype,
                          from_logits=from_logits, ignore_class=ignore_class, axis=axis)
-        self.axis = self._fn_kwargs.pop("axis")  # Keras leaves `axis` out of the config.
-
-    def call(self, y_true, y_pred):
-        return sparse_categorical_crossentropy(y_true, y_pred, axis=self.axis, **self._fn_kwargs)
 
     def mask(self, y_true, y_pred):
-        ignore_class = self._fn_kwargs["ignore_class"]
+        ignore_class, axis = self._fn_kwargs["ignore_class"], self._fn_kwargs["axis"]
         if ignore_class is None:
             return None
-        if y_true.ndim == y_pred.ndim and y_true.shape[self.axis] == 1:
-            y_true = jnp.squeeze(y_true, self.axis)
+        if y_true.ndim == y_pred.ndim and y_true.shape[axis] == 1:
+            y_true = jnp.squeeze(y_true, axis)
         return y_true != ignore_class
 
 
@@ -275,6 +282,8 @@ def get(identifier):
     """
     if identifier is None or isinstance(identifier, Loss):
         return identifier
+    if isinstance(identifier, type):
+        return identifier()
     if isinstance(identifier, str):
         if identifier in _CLASSES and identifier != "LossFunctionWrapper":
             return _CLASSES[identifier]()

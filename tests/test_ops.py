@@ -1,5 +1,7 @@
 """Every registered op: JAX implementation vs NumPy reference, and shape rule vs actual output."""
 
+import jax
+import jax.numpy as jnp
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -100,6 +102,24 @@ def test_jax_matches_numpy_reference(name, inputs, batched, attrs):
 
 
 @pytest.mark.parametrize("name,inputs,batched,attrs", CASES)
+def test_jax_gradients_match_reference_finite_differences(name, inputs, batched, attrs):
+    """The trainer differentiates the JAX forms: check d<w, op(x)>/dx along a random direction."""
+    op = get(name)
+    floats = tuple(i for i, x in enumerate(inputs) if x.dtype == np.float32)
+    if name == "cast" or not floats:
+        pytest.skip("no differentiable input")
+    rng = np.random.default_rng(7)
+    w = rng.standard_normal(op.numpy(*inputs, **attrs).shape)
+    grads = jax.jit(jax.grad(lambda *xs: jnp.sum(op(*xs, **attrs) * w), argnums=floats))(*inputs)
+    wide = [x.astype(np.float64) if i in floats else x for i, x in enumerate(inputs)]
+    for i, g in zip(floats, grads):
+        v, eps = rng.standard_normal(inputs[i].shape), 1e-5
+        shifted = [[x + s * eps * v if j == i else x for j, x in enumerate(wide)] for s in (1, -1)]
+        plus, minus = (np.sum(op.numpy(*xs, **attrs) * w) for xs in shifted)
+        np.testing.assert_allclose(np.sum(np.asarray(g) * v), (plus - minus) / (2 * eps), rtol=2e-3, atol=2e-3)
+
+
+@pytest.mark.parametrize("name,inputs,batched,attrs", CASES)
 def test_shape_rule_matches_output(name, inputs, batched, attrs):
     op = get(name)
     got = np.asarray(op(*inputs, **attrs))
@@ -131,7 +151,8 @@ def test_unknown_spatial_dims_stay_unknown(name, attrs):
 
 
 @given(size=st.integers(1, 12), kernel=st.integers(1, 4), stride=st.integers(1, 3), dilation=st.integers(1, 3),
-       padding=st.sampled_from(["valid", "same"]), name=st.sampled_from(["conv", "depthwise_conv", "max_pool", "avg_pool"]))
+       padding=st.sampled_from(["valid", "same"]),
+       name=st.sampled_from(["conv", "depthwise_conv", "max_pool", "avg_pool"]))
 @settings(max_examples=40, deadline=None)
 def test_window_geometry_property(size, kernel, stride, dilation, padding, name):
     """Random sizes/strides/dilations: reference, JAX and shape rule agree (or all reject the window)."""

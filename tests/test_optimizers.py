@@ -26,9 +26,8 @@ def _data(steps, seed=0):
     return weights, grads
 
 
-def _schedule(module, spec):
-    """Build the same schedule from Keras's or edgekeras's schedules module."""
-    return getattr(module, spec[0])(**spec[1]) if spec else None
+def _schedule(schedules, spec):
+    return getattr(schedules, spec[0])(**spec[1])
 
 
 EXPONENTIAL = ("ExponentialDecay", {"initial_learning_rate": 0.1, "decay_steps": 2, "decay_rate": 0.5})
@@ -62,11 +61,11 @@ CASES = [
 ]
 
 
-def _kwargs(module, kwargs, schedule):
+def _kwargs(schedules, kwargs, schedule):
+    """Constructor arguments, with the schedule built from Keras's or edgekeras's `schedules`."""
     kwargs = dict(kwargs, name="opt")
     if schedule:
-        kwargs["learning_rate"] = _schedule(module.optimizers.schedules if module is not optimizers
-                                            else optimizers.schedules, schedule)
+        kwargs["learning_rate"] = _schedule(schedules, schedule)
     return kwargs
 
 
@@ -92,8 +91,9 @@ def _assert_all_close(actual, expected):
 @pytest.mark.parametrize("cls,kwargs,schedule", CASES)
 def test_updates_match_keras(keras, cls, kwargs, schedule):
     weights, steps = _data(steps=5)
-    expected_weights, expected_slots = _run_keras(keras, cls, _kwargs(keras, kwargs, schedule), weights, steps)
-    variables, opt = _make_ours(cls, _kwargs(optimizers, kwargs, schedule), weights)
+    keras_kwargs = _kwargs(keras.optimizers.schedules, kwargs, schedule)
+    expected_weights, expected_slots = _run_keras(keras, cls, keras_kwargs, weights, steps)
+    variables, opt = _make_ours(cls, _kwargs(optimizers.schedules, kwargs, schedule), weights)
     for grads in steps:
         opt.apply_gradients(zip(grads, variables))
     _assert_all_close([v.numpy() for v in variables], expected_weights)
@@ -104,11 +104,11 @@ def test_updates_match_keras(keras, cls, kwargs, schedule):
 def test_apply_under_jit_matches_eager(cls, kwargs, schedule):
     """The trainer's way: `apply` inside a ValueScope under jax.jit, state threaded through."""
     weights, steps = _data(steps=4, seed=1)
-    eager_vars, eager_opt = _make_ours(cls, _kwargs(optimizers, kwargs, schedule), weights)
+    eager_vars, eager_opt = _make_ours(cls, _kwargs(optimizers.schedules, kwargs, schedule), weights)
     for grads in steps:
         eager_opt.apply(grads, eager_vars)
 
-    variables, opt = _make_ours(cls, _kwargs(optimizers, kwargs, schedule), weights)
+    variables, opt = _make_ours(cls, _kwargs(optimizers.schedules, kwargs, schedule), weights)
     opt.build(variables)
     state = variables + opt.variables
 
@@ -124,18 +124,18 @@ def test_apply_under_jit_matches_eager(cls, kwargs, schedule):
     _assert_all_close(values, [v.numpy() for v in eager_vars + eager_opt.variables])
 
 
-def _keras_model_paths(keras):
+def _keras_model_variables(keras):
     model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2), keras.layers.Dense(1)])
     return model.trainable_variables
 
 
 @pytest.mark.parametrize("cls,kwargs,schedule", CASES)
 def test_variables_and_config_match_keras(keras, cls, kwargs, schedule):
-    keras_vars = _keras_model_paths(keras)
-    keras_opt = getattr(keras.optimizers, cls)(**_kwargs(keras, kwargs, schedule))
+    keras_vars = _keras_model_variables(keras)
+    keras_opt = getattr(keras.optimizers, cls)(**_kwargs(keras.optimizers.schedules, kwargs, schedule))
     keras_opt.build(keras_vars)
     ours_vars = [Variable(np.zeros(v.shape, "float32"), name=v.name, path=v.path) for v in keras_vars]
-    opt = getattr(optimizers, cls)(**_kwargs(optimizers, kwargs, schedule))
+    opt = getattr(optimizers, cls)(**_kwargs(optimizers.schedules, kwargs, schedule))
     opt.build(ours_vars)
     assert [v.path for v in opt.variables] == [v.path for v in keras_opt.variables]
     assert [v.shape for v in opt.variables] == [tuple(v.shape) for v in keras_opt.variables]

@@ -1,107 +1,161 @@
-"""Keras-style progress output: a bar with ETA per step (verbose=1) or one line per epoch (verbose=2)."""
+"""Keras 3's progress output, so logs and notebooks read the same as with Keras.
 
+verbose=1: `Epoch 1/5`, then `12/12 ━━━━━━━━━━━━━━━━━━━━ 1s 20ms/step - accuracy: 0.5200 - loss: 1.2300`,
+redrawn in place with an ETA while a terminal (or notebook) shows it, written once per epoch
+otherwise so that log files get one line each. verbose=2: one `12/12 - 1s - 20ms/step - ...` line.
+"""
+
+import math
+import re
 import sys
 import time
 
 from edgekeras.callbacks.callback import Callback
 
-_BAR_WIDTH = 20
+_WIDTH = 20
+_INTERVAL = 0.05  # seconds between redraws
+_BOLD, _GREEN, _WHITE, _RESET = "\x1b[1m", "\x1b[32m", "\x1b[37m", "\x1b[0m"
+_ANSI = re.compile(r"\x1b\[\d+m")
+
+
+def format_value(value):
+    if not isinstance(value, (int, float)):
+        return str(value)
+    return f"{value:.4f}" if abs(value) > 1e-3 else f"{value:.4e}"
 
 
 def format_logs(logs):
-    return " - ".join(f"{k}: {v:.4f}" for k, v in logs.items() if isinstance(v, (int, float)))
+    return "".join(f" - {name}: {format_value(value)}" for name, value in (logs or {}).items())
 
 
-def _format_time(seconds):
-    if seconds >= 3600:
-        return f"{int(seconds // 3600)}:{int(seconds % 3600 // 60):02d}:{int(seconds % 60):02d}"
-    if seconds >= 60:
-        return f"{int(seconds // 60)}:{int(seconds % 60):02d}"
-    return f"{int(round(seconds))}s"
+def _format_per_step(seconds):
+    if seconds >= 1 or seconds == 0:
+        return f"{seconds:.0f}s/step"
+    if seconds >= 1e-3:
+        return f"{seconds * 1e3:.0f}ms/step"
+    return f"{seconds * 1e6:.0f}us/step"
 
 
-def _per_step(seconds, steps):
-    per = seconds / max(steps, 1)
-    return f"{per:.0f}s/step" if per >= 1 else f"{per * 1e3:.0f}ms/step" if per >= 1e-3 else f"{per * 1e6:.0f}us/step"
+def _format_eta(seconds):
+    if seconds > 3600:
+        return f"{seconds // 3600:.0f}:{seconds % 3600 // 60:02.0f}:{seconds % 60:02.0f}"
+    if seconds > 60:
+        return f"{seconds // 60:.0f}:{seconds % 60:02.0f}"
+    return f"{int(seconds)}s"
+
+
+def _is_dynamic(stream):
+    return (hasattr(stream, "isatty") and stream.isatty()) or "ipykernel" in sys.modules
+
+
+class Progbar:
+    """One bar over `target` steps (None: unknown until finish)."""
+
+    def __init__(self, target, verbose):
+        self.target = target
+        self.verbose = verbose
+        self.current = 0
+        self._start = time.time()
+        self._after_first_step = None
+        self._last_draw = 0.0
+        self._prev_width = 0
+
+    def _time_per_step(self, now):
+        """As Keras: the first step (which includes compilation) is left out once there are others."""
+        if self.current > 1 and self._after_first_step is not None:
+            return (now - self._after_first_step) / (self.current - 1)
+        return (now - self._start) / self.current if self.current else 0.0
+
+    def update(self, current, logs=None):
+        self.current = current
+        now = time.time()
+        if current == 1:
+            self._after_first_step = now
+        stream = sys.stdout
+        if self.verbose == 1 and _is_dynamic(stream) and now - self._last_draw >= _INTERVAL:
+            self._last_draw = now
+            self._draw(stream, now, logs, final=False)
+
+    def finish(self, logs=None):
+        self.target = self.target or self.current
+        self.current = self.target
+        stream = sys.stdout
+        now = time.time()
+        if self.verbose == 1:
+            self._draw(stream, now, logs, final=True)
+        elif self.verbose == 2:
+            stream.write(f"{self.current}/{self.target} - {now - self._start:.0f}s - "
+                         f"{_format_per_step(self._time_per_step(now))}{format_logs(logs)}\n")
+            stream.flush()
+
+    def _draw(self, stream, now, logs, final):
+        dynamic = _is_dynamic(stream)
+        bold, green, white, reset = (_BOLD, _GREEN, _WHITE, _RESET) if dynamic else ("", "", "", "")
+        if self.target:
+            digits = int(math.log10(self.target)) + 1
+            filled = int(_WIDTH * self.current / self.target)
+            text = (f"{bold}{self.current:{digits}d}/{self.target}{reset} "
+                    f"{green}{'━' * filled}{reset}{white}{'━' * (_WIDTH - filled)}{reset}")
+        else:
+            text = f"{self.current:7d}/Unknown"
+        per_step = self._time_per_step(now)
+        if self.target and not final:
+            timing = _format_eta(per_step * (self.target - self.current))
+        else:
+            timing = f"{now - self._start:.0f}s"
+        text += f" {bold}{timing}{reset} {_format_per_step(per_step)}{format_logs(logs)}"
+        if dynamic:
+            width = len(_ANSI.sub("", text))  # pad over the longer line drawn before
+            text = "\r" + text + " " * max(self._prev_width - width, 0)
+            self._prev_width = width
+        stream.write(text + ("\n" if final else ""))
+        stream.flush()
 
 
 class ProgbarLogger(Callback):
-    def __init__(self, verbose=1, mode="train", stream=None):
+    """Progress output for fit (mode "train"), evaluate ("test") or predict ("predict").
+
+    In fit, validation runs silently, as in Keras.
+    """
+
+    def __init__(self, verbose=1, mode="train"):
         super().__init__()
         self.verbose = verbose
         self.mode = mode
-        self.stream = stream or sys.stdout
-        self._interactive = self.stream.isatty() if hasattr(self.stream, "isatty") else False
+        self._bar = None
 
-    def _start(self):
-        self._t0 = time.time()
-        self._last_draw = 0.0
+    def _begin(self):
+        self._bar = Progbar(self.params.get("steps"), self.verbose)
 
     def on_epoch_begin(self, epoch, logs=None):
-        self._start()
-        if self.verbose == 1:
-            self.stream.write(f"Epoch {epoch + 1}/{self.params.get('epochs')}\n")
+        epochs = self.params.get("epochs", 1)
+        if self.verbose and epochs > 1:
+            sys.stdout.write(f"Epoch {epoch + 1}/{epochs}\n")
+        self._begin()
+
+    def on_train_batch_end(self, batch, logs=None):
+        self._bar.update(batch + 1, logs)
+
+    def on_epoch_end(self, epoch, logs=None):
+        self._bar.finish(logs)
 
     def on_test_begin(self, logs=None):
         if self.mode == "test":
-            self._start()
-
-    def on_predict_begin(self, logs=None):
-        self._start()
-
-    def _draw(self, step, logs, final=False):
-        steps = self.params.get("steps")
-        now = time.time()
-        if not final and (not self._interactive or now - self._last_draw < 0.05):
-            return
-        self._last_draw = now
-        elapsed = now - self._t0
-        done = step + 1
-        if steps:
-            filled = int(_BAR_WIDTH * done / steps)
-            bar = "\u2501" * filled + " " * (_BAR_WIDTH - filled)
-            head = f"{done}/{steps} {bar}"
-        else:
-            head = f"{done}/Unknown"
-        if final or not steps:
-            timing = f"{_format_time(elapsed)} {_per_step(elapsed, done)}"
-        else:
-            timing = f"{_format_time(elapsed / done * (steps - done))}"
-            timing = f"ETA: {timing}"
-        text = f"{head} {timing}"
-        if logs:
-            text += " - " + format_logs(logs)
-        self.stream.write(("\r" if self._interactive else "") + text + ("\n" if final or not self._interactive else ""))
-        self.stream.flush()
-
-    def on_train_batch_end(self, batch, logs=None):
-        self._steps_done = batch + 1
-        if self.verbose == 1:
-            self._draw(batch, logs)
-
-    def on_epoch_end(self, epoch, logs=None):
-        steps = getattr(self, "_steps_done", 0)
-        if self.verbose == 1:
-            self._draw(steps - 1, logs, final=True)
-        elif self.verbose == 2:
-            elapsed = time.time() - self._t0
-            self.stream.write(f"Epoch {epoch + 1}/{self.params.get('epochs')}\n")
-            self.stream.write(f"{steps}/{steps} - {_format_time(elapsed)} - {_per_step(elapsed, steps)} - {format_logs(logs or {})}\n")
-            self.stream.flush()
+            self._begin()
 
     def on_test_batch_end(self, batch, logs=None):
-        self._steps_done = batch + 1
-        if self.mode == "test" and self.verbose == 1:
-            self._draw(batch, logs)
+        if self.mode == "test":
+            self._bar.update(batch + 1, logs)
 
     def on_test_end(self, logs=None):
         if self.mode == "test":
-            self._draw(self._steps_done - 1, logs, final=True)
+            self._bar.finish(logs)
+
+    def on_predict_begin(self, logs=None):
+        self._begin()
 
     def on_predict_batch_end(self, batch, logs=None):
-        self._steps_done = batch + 1
-        if self.verbose == 1:
-            self._draw(batch, None)
+        self._bar.update(batch + 1)  # prediction outputs are not shown
 
     def on_predict_end(self, logs=None):
-        self._draw(self._steps_done - 1, None, final=True)
+        self._bar.finish()

@@ -28,7 +28,7 @@ def positive_int(value, name):
     return value
 
 
-def data_format(value):
+def channels_last_only(value):
     """edgekeras is channels-last only (what every edge kernel expects); say so instead of misreading."""
     if value not in (None, "channels_last"):
         raise ValueError(f"data_format={value!r} is not supported: edgekeras layers are channels_last only.")
@@ -57,15 +57,9 @@ def to_config(obj, module):
 
 def base_config(layer):
     """Keras 3's Layer.get_config(): name, trainable, dtype policy, and the activity regularizer if set."""
-    config = {
-        "name": layer.name,
-        "trainable": layer.trainable,
-        "dtype": {"module": "keras", "class_name": "DTypePolicy", "config": {"name": layer.dtype},
-                  "registered_name": None},
-    }
-    if layer.activity_regularizer is not None:
-        config["activity_regularizer"] = to_config(layer.activity_regularizer, "keras.regularizers")
-    return config
+    from edgekeras.layers.layer import Layer
+
+    return Layer.get_config(layer)
 
 
 def weight_config(layer, prefixes):
@@ -81,19 +75,22 @@ def weight_config(layer, prefixes):
 _INIT_ALIASES = {"uniform": "random_uniform", "normal": "random_normal", "one": "ones", "zero": "zeros"}
 
 
+def get_initializer(identifier):
+    """initializers.get, plus Keras's short aliases it does not know yet ("uniform" is Embedding's default)."""
+    return initializers.get(_INIT_ALIASES.get(identifier, identifier) if isinstance(identifier, str) else identifier)
+
+
 def set_weight_args(layer, prefix, initializer, regularizer, constraint):
     """Store one weight's initializer/regularizer/constraint under Keras's attribute names.
 
     Constraints are kept for the config round trip; no constraints module applies them yet.
     """
-    if isinstance(initializer, str):  # Keras's short aliases, which initializers.get does not know yet
-        initializer = _INIT_ALIASES.get(initializer, initializer)
-    setattr(layer, f"{prefix}_initializer", initializers.get(initializer))
+    setattr(layer, f"{prefix}_initializer", get_initializer(initializer))
     setattr(layer, f"{prefix}_regularizer", regularizers.get(regularizer))
     setattr(layer, f"{prefix}_constraint", constraint)
 
 
-def add_prefixed_weight(layer, prefix, shape, name, trainable=True):
-    return layer.add_weight(shape, getattr(layer, f"{prefix}_initializer"), trainable=trainable,
+def add_prefixed_weight(layer, prefix, shape, name):
+    return layer.add_weight(shape, getattr(layer, f"{prefix}_initializer"),
                             regularizer=getattr(layer, f"{prefix}_regularizer"),
                             constraint=getattr(layer, f"{prefix}_constraint"), name=name)

@@ -15,6 +15,7 @@ from edgekeras.backend import config
 from edgekeras.backend.symbolic import KerasTensor, is_symbolic
 from edgekeras.backend.variables import Variable, unique_name
 from edgekeras.ops.registry import OpRecorder
+from edgekeras.serialization import serialize
 
 
 def to_snake_case(name):
@@ -75,6 +76,7 @@ class Layer:
         input_dim = kwargs.pop("input_dim", None)
         batch_size = kwargs.pop("batch_size", None)
         kwargs.pop("autocast", None)
+        activity_regularizer = kwargs.pop("activity_regularizer", None)
         if kwargs:
             raise TypeError(f"{type(self).__name__}: unrecognized keyword arguments {sorted(kwargs)}.")
         if input_dim is not None and input_shape is None:
@@ -89,7 +91,7 @@ class Layer:
         self.built = False
         self.name = name or unique_name(to_snake_case(type(self).__name__))
         self.dtype = config.standardize_dtype(_dtype_name(dtype))
-        self.activity_regularizer = None
+        self.activity_regularizer = regularizers.get(activity_regularizer)
         self.supports_masking = False
 
     # ---- sublayer tracking -------------------------------------------------------------------
@@ -248,7 +250,10 @@ class Layer:
 
     # ---- config ------------------------------------------------------------------------------
     def get_config(self):
-        return {"name": self.name, "trainable": self.trainable, "dtype": self.dtype}
+        config = {"name": self.name, "trainable": self.trainable, "dtype": dtype_policy(self.dtype)}
+        if self.activity_regularizer is not None:
+            config["activity_regularizer"] = serialize(self.activity_regularizer, "keras.regularizers")
+        return config
 
     @classmethod
     def from_config(cls, config):
@@ -256,6 +261,11 @@ class Layer:
 
     def __repr__(self):
         return f"<{type(self).__name__} name={self.name}, built={self.built}>"
+
+
+def dtype_policy(dtype):
+    """The dtype as Keras 3.15 serializes it in layer configs."""
+    return {"module": "keras", "class_name": "DTypePolicy", "config": {"name": dtype}, "registered_name": None}
 
 
 def _dtype_name(dtype):
@@ -266,7 +276,9 @@ def _dtype_name(dtype):
 
 
 def _to_tensor(x):
-    """Convert Python lists and NumPy arrays at a layer boundary; leave JAX/symbolic values alone."""
+    """Convert NumPy arrays (also inside lists, as merge layers take) at a layer boundary."""
+    if isinstance(x, (list, tuple)):
+        return type(x)(_to_tensor(item) for item in x)
     if isinstance(x, np.ndarray):
         import jax.numpy as jnp
 

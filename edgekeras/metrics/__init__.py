@@ -37,6 +37,8 @@ def get(identifier):
     """
     if identifier is None or isinstance(identifier, Metric):
         return identifier
+    if isinstance(identifier, type):
+        return identifier()
     if isinstance(identifier, str):
         key = _ALIASES.get(identifier, _ALIASES.get(identifier.lower(), identifier))
         if key not in _CLASSES or key == "MeanMetricWrapper":

@@ -55,7 +55,6 @@ class Accuracy(_BuiltinMeanMetric):
 class BinaryAccuracy(_BuiltinMeanMetric):
     def __init__(self, name="binary_accuracy", dtype=None, threshold=0.5):
         super().__init__(binary_accuracy, name=name, dtype=dtype, threshold=threshold)
-        self.threshold = threshold
 
 
 class CategoricalAccuracy(_BuiltinMeanMetric):
@@ -71,4 +70,3 @@ class SparseCategoricalAccuracy(_BuiltinMeanMetric):
 class TopKCategoricalAccuracy(_BuiltinMeanMetric):
     def __init__(self, k=5, name="top_k_categorical_accuracy", dtype=None):
         super().__init__(top_k_categorical_accuracy, name=name, dtype=dtype, k=k)
-        self.k = k

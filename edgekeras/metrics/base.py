@@ -11,7 +11,7 @@ from edgekeras import initializers
 from edgekeras.backend.config import floatx
 from edgekeras.backend.variables import Variable, unique_name
 from edgekeras.layers.layer import to_snake_case
-from edgekeras.losses import divide_no_nan, serialize, squeeze_or_expand_to_same_rank
+from edgekeras.losses import FunctionArguments, divide_no_nan, serialize, squeeze_or_expand_to_same_rank
 
 
 class Metric:
@@ -117,7 +117,7 @@ class MeanMetricWrapper(Mean):
         return cls(get_function(config.pop("fn")), **config)
 
 
-class _BuiltinMeanMetric(MeanMetricWrapper):
+class _BuiltinMeanMetric(FunctionArguments, MeanMetricWrapper):
     """A built-in wrapper class: its config lists its own arguments, not `fn`."""
 
     def get_config(self):

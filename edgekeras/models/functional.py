@@ -11,10 +11,16 @@ from edgekeras.models.model import Model
 
 
 def map_graph(inputs, outputs):
-    """Return (nodes in execution order, layers in Keras order) for the graph between the tensors."""
-    node_order = {}
-    layer_order = {}
-    visiting = set()
+    """Return (nodes in execution order, layers in Keras order) for the graph between the tensors.
+
+    Mirrors Keras 3: a depth-first walk from the outputs finds the nodes (post-order) and numbers
+    the layers when first seen (pre-order); depth counts layers between a node and the outputs;
+    layers sort by decreasing depth, ties by that number.
+    """
+    finished, in_progress = set(), set()
+    nodes_post_order = []
+    layer_index = {}
+    layers_by_id = {}
 
     def visit(tensor):
         if tensor._keras_history is None:
@@ -24,36 +30,48 @@ def map_graph(inputs, outputs):
             )
         layer, node_index, _ = tensor._keras_history
         node = layer._inbound_nodes[node_index]
-        if id(node) in node_order:
+        if id(node) in finished:
             return
-        if id(node) in visiting:
-            raise ValueError("The layer graph has a cycle.")
-        visiting.add(id(node))
-        if not any(tensor is t for t in inputs):
+        is_input = isinstance(layer, InputLayer)
+        if not is_input and any(tensor is t for t in inputs):
+            finished.add(id(node))
+            return
+        if id(node) in in_progress:
+            raise ValueError(f"Tensor {tensor} from layer '{layer.name}' is part of a cycle.")
+        layer_index.setdefault(id(layer), len(layer_index))
+        layers_by_id[id(layer)] = layer
+        in_progress.add(id(node))
+        if not is_input:
             for parent_tensor in node.input_tensors:
                 visit(parent_tensor)
-        visiting.discard(id(node))
-        node_order[id(node)] = (len(node_order), node)
-        layer_order.setdefault(id(layer), (len(layer_order), layer))
+        finished.add(id(node))
+        in_progress.discard(id(node))
+        nodes_post_order.append(node)
 
     for t in outputs:
         visit(t)
-
-    # Depth: outputs at 0, a node is one deeper than its deepest consumer.
-    depth = {}
-    for _, node in sorted(node_order.values(), key=lambda p: -p[0]):
-        depth.setdefault(id(node), 0)
-        if isinstance(node.layer, InputLayer) or any(node.outputs[0] is t for t in inputs):
+    in_graph = {id(n) for n in nodes_post_order}
+    node_depth, layer_depth = {}, {}
+    for node in reversed(nodes_post_order):
+        depth = max(node_depth.setdefault(id(node), 0), layer_depth.get(id(node.layer), 0))
+        layer_depth[id(node.layer)] = depth
+        node_depth[id(node)] = depth
+        if isinstance(node.layer, InputLayer):
             continue
         for parent in node.parent_nodes:
-            if id(parent) in node_order:
-                depth[id(parent)] = max(depth.get(id(parent), 0), depth[id(node)] + 1)
-    nodes = sorted(node_order.values(), key=lambda p: (-depth[id(p[1])], p[0]))
-    layer_depth = {}
-    for _, node in nodes:
-        layer_depth[id(node.layer)] = max(layer_depth.get(id(node.layer), 0), depth[id(node)])
-    layers = sorted(layer_order.values(), key=lambda p: (-layer_depth[id(p[1])], p[0]))
-    return [n for _, n in nodes], [layer for _, layer in layers]
+            if id(parent) in in_graph:
+                node_depth[id(parent)] = max(depth + 1, node_depth.get(id(parent), 0))
+    for t in inputs:  # inputs that no output depends on still belong to the model
+        layer = t._keras_history[0]
+        if isinstance(layer, InputLayer) and id(layer) not in layer_depth:
+            layer_depth[id(layer)], layer_index[id(layer)], layers_by_id[id(layer)] = 0, -1, layer
+    layers = sorted(layers_by_id.values(), key=lambda l: (-layer_depth[id(l)], layer_index[id(l)]))
+    names = [layer.name for layer in layers]
+    duplicated = sorted({n for n in names if names.count(n) > 1})
+    if duplicated:
+        raise ValueError(f"Layer names must be unique within a model; used more than once: {duplicated}.")
+    nodes = sorted(nodes_post_order, key=lambda n: -node_depth[id(n)])
+    return nodes, layers
 
 
 class Functional(Model):

@@ -13,7 +13,8 @@ from edgekeras.ops.registry import TensorSpec, define, known
 from edgekeras.ops.windows import lax_dimension_numbers, np_windows, numel, window_geometry
 
 
-def _with_bias(op, specs, x, out, channels):
+def output_spec(op, specs, x, out, channels):
+    """(batch, *out, channels), after checking the optional trailing bias input (conv-like ops)."""
     if len(specs) > 2 and tuple(specs[2].shape) != (channels,):
         raise ValueError(f"{op}: bias shape {specs[2].shape} does not match {channels} output channels.")
     return TensorSpec((x.shape[0],) + out + (channels,), x.dtype)
@@ -29,15 +30,17 @@ def _conv_infer(specs, strides=1, padding="valid", dilation=1, groups=1):
         )
     if k.shape[-1] % groups:
         raise ValueError(f"conv: {k.shape[-1]} output channels are not divisible by groups={groups}.")
-    return _with_bias("conv", specs, x, out, k.shape[-1])
+    return output_spec("conv", specs, x, out, k.shape[-1])
 
 
 def _depthwise_infer(specs, strides=1, padding="valid", dilation=1):
     x, k = specs[0], specs[1]
     out = window_geometry("depthwise_conv", x.shape, k.shape[:-2], strides, padding, dilation)[3]
     if not known(x.shape[-1], k.shape[-2]):
-        raise ValueError(f"depthwise_conv: input has {x.shape[-1]} channels but kernel {k.shape} expects {k.shape[-2]}.")
-    return _with_bias("depthwise_conv", specs, x, out, k.shape[-2] * k.shape[-1])
+        raise ValueError(
+            f"depthwise_conv: input has {x.shape[-1]} channels but kernel {k.shape} expects {k.shape[-2]}."
+        )
+    return output_spec("depthwise_conv", specs, x, out, k.shape[-2] * k.shape[-1])
 
 
 def _np_windows_of(op, x, kernel, strides, padding, dilation):

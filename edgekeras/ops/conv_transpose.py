@@ -7,7 +7,8 @@ independently of the input size (Keras's own conversion), from which the output 
 
 import numpy as np
 
-from edgekeras.ops.registry import TensorSpec, define, known
+from edgekeras.ops.conv import output_spec
+from edgekeras.ops.registry import define, known
 from edgekeras.ops.windows import as_tuple, check_rank, effective, lax_dimension_numbers, numel
 
 
@@ -36,10 +37,10 @@ def _infer(specs, strides=1, padding="valid", output_padding=None, dilation=1):
     x, k = specs[0], specs[1]
     out = _geometry(x.shape, k.shape[:-2], strides, padding, output_padding, dilation)[3]
     if not known(x.shape[-1], k.shape[-1]):
-        raise ValueError(f"conv_transpose: input has {x.shape[-1]} channels but kernel {k.shape} expects {k.shape[-1]}.")
-    if len(specs) > 2 and tuple(specs[2].shape) != (k.shape[-2],):
-        raise ValueError(f"conv_transpose: bias shape {specs[2].shape} does not match {k.shape[-2]} output channels.")
-    return TensorSpec((x.shape[0],) + out + (k.shape[-2],), x.dtype)
+        raise ValueError(
+            f"conv_transpose: input has {x.shape[-1]} channels but kernel {k.shape} expects {k.shape[-1]}."
+        )
+    return output_spec("conv_transpose", specs, x, out, k.shape[-2])
 
 
 def _numpy(x, kernel, bias=None, strides=1, padding="valid", output_padding=None, dilation=1):

@@ -32,7 +32,8 @@ def _bn_infer(specs, axis=-1, epsilon=1e-3):
 
 def _bn_numpy(x, mean, variance, gamma, beta, axis=-1, epsilon=1e-3):
     axes = canonical_axes("batch_norm", x.ndim, axis)
-    m, v, g, b = (np.reshape(p.astype(np.float64), _broadcast_shape(x.ndim, axes, x.shape)) for p in (mean, variance, gamma, beta))
+    shape = _broadcast_shape(x.ndim, axes, x.shape)
+    m, v, g, b = (np.reshape(p.astype(np.float64), shape) for p in (mean, variance, gamma, beta))
     return ((x.astype(np.float64) - m) / np.sqrt(v + epsilon) * g + b).astype(x.dtype)
 
 

@@ -17,31 +17,30 @@ def _geometry(op, x_shape, pool_size, strides, padding):
 
 
 def _pool(name):
-    def infer(specs, pool_size, strides=None, padding="valid"):
+    def _infer(specs, pool_size, strides=None, padding="valid"):
         x = specs[0]
         out = _geometry(name, x.shape, pool_size, strides, padding)[1][3]
         return TensorSpec((x.shape[0],) + out + (x.shape[-1],), x.dtype)
 
-    def numpy(x, pool_size, strides=None, padding="valid"):
+    def _numpy(x, pool_size, strides=None, padding="valid"):
         window, (s, d, pairs, _) = _geometry(name, x.shape, pool_size, strides, padding)
         win = np_windows(x.astype(np.float64), window, s, d, pairs, -np.inf if name == "max_pool" else np.nan)
         return (win.max(-1) if name == "max_pool" else np.nanmean(win, -1)).astype(x.dtype)
 
-    def jax(x, pool_size, strides=None, padding="valid"):
+    def _jax(x, pool_size, strides=None, padding="valid"):
         import jax.numpy as jnp
         from jax import lax
 
         window, (s, _, pairs, _) = _geometry(name, x.shape, pool_size, strides, padding)
         args = ((1,) + window + (1,), (1,) + s + (1,), ((0, 0),) + pairs + ((0, 0),))
+        # Python-scalar init values let JAX recognise the max/add monoids, which have gradients.
         if name == "max_pool":
-            floating = jnp.issubdtype(x.dtype, jnp.floating)
-            lowest = jnp.array(-jnp.inf if floating else jnp.iinfo(x.dtype).min, x.dtype)
+            lowest = -np.inf if jnp.issubdtype(x.dtype, jnp.floating) else int(jnp.iinfo(x.dtype).min)
             return lax.reduce_window(x, lowest, lax.max, *args)
-        total = lax.reduce_window(x, jnp.array(0, x.dtype), lax.add, *args)
-        counts = lax.reduce_window(jnp.ones((1,) + x.shape[1:-1] + (1,), x.dtype), jnp.array(0, x.dtype), lax.add, *args)
-        return total / counts
+        total = lax.reduce_window(x, 0, lax.add, *args)
+        return total / lax.reduce_window(jnp.ones((1,) + x.shape[1:-1] + (1,), x.dtype), 0, lax.add, *args)
 
-    return define(name, infer, numpy, jax)
+    return define(name, _infer, _numpy, _jax)
 
 
 max_pool = _pool("max_pool")

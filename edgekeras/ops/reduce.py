@@ -13,21 +13,21 @@ def canonical_axes(op, ndim, axes):
 
 
 def _reduce(name, np_fn, jnp_name):
-    def infer(specs, axes, keepdims=False):
+    def _infer(specs, axes, keepdims=False):
         x = specs[0]
         axes = canonical_axes(name, len(x.shape), axes)
         shape = tuple(1 if i in axes else d for i, d in enumerate(x.shape) if keepdims or i not in axes)
         return TensorSpec(shape, x.dtype)
 
-    def numpy(x, axes, keepdims=False):
+    def _numpy(x, axes, keepdims=False):
         return np_fn(x.astype(np.float64), axis=canonical_axes(name, x.ndim, axes), keepdims=keepdims).astype(x.dtype)
 
-    def jax(x, axes, keepdims=False):
+    def _jax(x, axes, keepdims=False):
         import jax.numpy as jnp
 
         return getattr(jnp, jnp_name)(x, axis=canonical_axes(name, x.ndim, axes), keepdims=keepdims)
 
-    return define(name, infer, numpy, jax)
+    return define(name, _infer, _numpy, _jax)
 
 
 reduce_mean = _reduce("reduce_mean", np.mean, "mean")

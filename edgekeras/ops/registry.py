@@ -36,6 +36,11 @@ class OpDef:
     extras: dict = field(default_factory=dict)  # later phases attach e.g. the TVM lowering here
 
     def __call__(self, *inputs, **attrs):
+        for x in inputs:
+            if not (is_symbolic(x) or hasattr(x, "shape")):
+                raise TypeError(
+                    f"{self.name}: inputs must be tensors, got {type(x).__name__} {x!r}; pass attributes by keyword."
+                )
         if any(is_symbolic(x) for x in inputs):
             specs = [spec_of(x) for x in inputs]
             out = self.infer(specs, **attrs)
@@ -44,6 +49,9 @@ class OpDef:
             for recorder in getattr(_state, "recorders", ()):
                 recorder.record(self, inputs, tensors, attrs)
             return tensors if isinstance(out, tuple) else tensors[0]
+        # The shape rule also guards concrete calls: a clear error instead of one from deep in JAX.
+        # Under jit this runs once per trace, so it costs nothing per step.
+        self.infer([spec_of(x) for x in inputs], **attrs)
         return self.jax(*inputs, **attrs)
 
     def count_macs(self, in_specs, out_specs, attrs):

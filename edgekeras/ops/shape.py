@@ -76,7 +76,7 @@ pad = define("pad", _pad_infer, lambda x, pads, value=0.0: np.pad(x, pads, const
 def _concat_infer(specs, axis=-1):
     rank = len(specs[0].shape)
     if any(len(s.shape) != rank for s in specs) or not -rank <= axis < rank:
-        raise ValueError(f"concatenate: inputs {[s.shape for s in specs]} must have one rank with axis {axis} in range.")
+        raise ValueError(f"concatenate: inputs {[s.shape for s in specs]} need one rank and axis {axis} in range.")
     axis %= rank
     out = []
     for i, dims in enumerate(zip(*(s.shape for s in specs))):

@@ -77,10 +77,10 @@ def np_windows(x, kernel, strides, dilation, pairs, fill):
 
 
 def lax_dimension_numbers(rank):
-    """Channels-last input/output and Keras's (*spatial, in, out) kernel layout, for any rank."""
-    spatial = "DHW"[-rank:] if rank <= 3 else None
-    if spatial is None:
+    """Channels-last input/output and Keras's (*spatial, in, out) kernel layout, 1-D to 3-D."""
+    if not 1 <= rank <= 3:
         raise ValueError(f"Only 1-D, 2-D and 3-D windows are supported, got rank {rank}.")
+    spatial = "DHW"[-rank:]
     return ("N" + spatial + "C", spatial + "IO", "N" + spatial + "C")
 
 
