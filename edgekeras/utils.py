@@ -3,6 +3,7 @@
 import numpy as np
 
 from edgekeras.backend.random import set_random_seed  # noqa: F401  (public API)
+from edgekeras.saving import register_keras_serializable  # noqa: F401  (public API)
 
 
 def to_categorical(y, num_classes=None, dtype="float32"):

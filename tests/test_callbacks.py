@@ -63,7 +63,7 @@ def recorder_class(base):
     return type("Recorder", (base,), {name: hook(name) for name in FIT_HOOKS})
 
 
-def run_recorded(framework, recorder, model):
+def run_recorded(recorder, model):
     x, y = data(10)
     vx, vy = data(6, seed=1)
     rec = recorder()
@@ -79,11 +79,11 @@ def test_hooks_are_called_in_keras_order_with_keras_arguments(keras):
     keras.utils.set_random_seed(0)
     ref_model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(3, activation="softmax")])
     ref_model.compile("sgd", "sparse_categorical_crossentropy", metrics=["accuracy"])
-    expected, expected_params = run_recorded(keras, recorder_class(keras.callbacks.Callback), ref_model)
+    expected, expected_params = run_recorded(recorder_class(keras.callbacks.Callback), ref_model)
 
     model = ek.Sequential([ek.Input((4,)), ek.layers.Dense(3, activation="softmax")])
     model.compile("sgd", "sparse_categorical_crossentropy", metrics=["accuracy"])
-    calls, params = run_recorded(ek, recorder_class(callbacks.Callback), model)
+    calls, params = run_recorded(recorder_class(callbacks.Callback), model)
     assert params == expected_params == {"verbose": 0, "epochs": 2, "steps": 3}
     assert calls == expected
     # Spot-check the shape of what Keras does, so a failure above is readable.
@@ -112,10 +112,10 @@ def test_lambda_callback_sets_the_given_hooks_and_any_other_by_keyword():
     events = []
     cb = callbacks.LambdaCallback(
         on_train_begin=lambda logs: events.append("train_begin"),
-        on_epoch_end=lambda epoch, logs: events.append(("epoch_end", epoch, round(logs["loss"], 6) > 0)),
+        on_epoch_end=lambda epoch, logs: events.append(("epoch_end", epoch, logs["loss"] > 0)),
         on_train_batch_end=lambda batch, logs: events.append(("batch_end", batch)),
         on_train_end=lambda logs: events.append("train_end"),
-        on_predict_end=lambda logs=None: events.append("predict_end"))
+        on_predict_end=lambda logs: events.append("predict_end"))
     x, y = data(8)
     model = small_model()
     model.fit(x, y, batch_size=4, epochs=2, verbose=0, callbacks=[cb])
@@ -179,7 +179,7 @@ def drive(callback, values, monitor="val_loss", batches=0):
 monitored_values = st.lists(st.sampled_from([0.1, 0.2, 0.25, 0.3, 0.5, 0.9]), min_size=1, max_size=10)
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=60, deadline=None, derandomize=True)
 @given(values=monitored_values, patience=st.integers(0, 3), min_delta=st.sampled_from([0, 0.06]),
        mode=st.sampled_from(["auto", "min", "max"]), baseline=st.sampled_from([None, 0.2]),
        restore=st.booleans(), start_from_epoch=st.integers(0, 2))
@@ -190,7 +190,7 @@ def test_early_stopping_decides_as_keras(keras, values, patience, min_delta, mod
     assert drive(callbacks.EarlyStopping(**kwargs), values) == drive(keras.callbacks.EarlyStopping(**kwargs), values)
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=60, deadline=None, derandomize=True)
 @given(values=monitored_values, patience=st.integers(0, 3), cooldown=st.integers(0, 2),
        min_delta=st.sampled_from([1e-4, 0.06]), mode=st.sampled_from(["auto", "min", "max"]),
        min_lr=st.sampled_from([0.0, 0.005]))
@@ -279,7 +279,7 @@ def test_reduce_lr_on_plateau_changes_the_rate_the_compiled_step_uses():
     kernels = []
     record = callbacks.LambdaCallback(on_epoch_end=lambda epoch, logs: kernels.append(
         np.array(model.layers[0].kernel.numpy(), copy=True)))
-    # Nothing counts as an improvement, so from the 2nd epoch end the rate drops to 0.1 * factor each epoch.
+    # Nothing counts as an improvement, so at the end of the 2nd epoch the rate drops to 0.1 * factor = 0.
     reduce = callbacks.ReduceLROnPlateau(monitor="loss", factor=0.0, patience=1, min_delta=100)
     history = model.fit(x, y, epochs=4, batch_size=16, verbose=0, callbacks=[reduce, record])
     assert float(model.optimizer.learning_rate) == 0.0

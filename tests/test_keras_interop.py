@@ -16,9 +16,10 @@ K = pytest.importorskip("keras")
 
 import edgekeras as E  # noqa: E402
 from edgekeras.backend.variables import reset_names  # noqa: E402
+from test_legacy_h5 import assert_same, randomize  # noqa: E402
+from test_saving import subclassed  # noqa: E402
 
 RNG = np.random.default_rng(1)
-ATOL = 1e-5
 
 
 # ---- helpers --------------------------------------------------------------------------------------
@@ -26,9 +27,7 @@ def tree_diff(ours, theirs, path=""):
     """Differences between two config trees (Keras's `shared_object_id` bookkeeping ignored)."""
     if isinstance(ours, dict) and isinstance(theirs, dict):
         out = []
-        for key in sorted(set(ours) | set(theirs) - {"shared_object_id"}):
-            if key == "shared_object_id":
-                continue
+        for key in sorted((set(ours) | set(theirs)) - {"shared_object_id"}):
             if key not in ours or key not in theirs:
                 out.append(f"{path}/{key}: only in {'keras' if key not in ours else 'edgekeras'}")
             else:
@@ -43,24 +42,6 @@ def config_of(path):
     config = json.loads(zipfile.ZipFile(path).read("config.json"))
     config.get("compile_config", {}).pop("jit_compile", None)  # Keras writes what its backend resolved
     return config
-
-
-def outputs(model, x):
-    """Predictions as a list of NumPy arrays, from either library."""
-    out = model(x, training=False)
-    out = list(out.values()) if isinstance(out, dict) else out
-    return [np.asarray(o) for o in (out if isinstance(out, (list, tuple)) else [out])]
-
-
-def assert_same_outputs(a, b, x):
-    for p, q in zip(outputs(a, x), outputs(b, x)):
-        np.testing.assert_allclose(p, q, atol=ATOL)
-
-
-def randomize(model):
-    """Non-trivial weights without training (variances kept positive)."""
-    model.set_weights([np.abs(RNG.normal(size=w.shape)) + 0.5 if "variance" in w.path else
-                       RNG.normal(size=w.shape) * 0.5 for w in model.weights])
 
 
 def functional(lib):
@@ -123,7 +104,7 @@ def test_edgekeras_trained_model_loads_in_keras(tmp_path, kind):
     ours.fit(x, y, batch_size=8, epochs=2, verbose=0)
     ours.save(tmp_path / "e.keras")
     theirs = K.models.load_model(tmp_path / "e.keras")
-    assert_same_outputs(ours, theirs, x)
+    assert_same(ours, theirs, x)
     # Keras reads our optimizer state: same iteration count and slots.
     assert int(theirs.optimizer.iterations.numpy()) == int(ours.optimizer.iterations.numpy()) == 4
     for a, b in zip(ours.optimizer.variables, theirs.optimizer.variables):
@@ -138,7 +119,7 @@ def test_keras_trained_model_loads_in_edgekeras(tmp_path, kind, suffix):
     theirs.fit(x, y, batch_size=8, epochs=2, verbose=0)
     theirs.save(tmp_path / f"k{suffix}")
     ours = E.models.load_model(tmp_path / f"k{suffix}")
-    assert_same_outputs(ours, theirs, x)
+    assert_same(ours, theirs, x)
     assert int(ours.optimizer.iterations.numpy()) == 4
     for a, b in zip(ours.optimizer.variables, theirs.optimizer.variables):
         np.testing.assert_allclose(np.asarray(a.numpy(), "float64"), np.asarray(b.numpy(), "float64"), atol=1e-6)
@@ -149,40 +130,11 @@ def test_save_weights_load_weights_both_ways(tmp_path):
     randomize(theirs)
     theirs.save_weights(tmp_path / "k.weights.h5")
     ours.load_weights(tmp_path / "k.weights.h5")
-    assert_same_outputs(ours, theirs, FN_X)
+    assert_same(ours, theirs, FN_X)
     randomize(ours)
     ours.save_weights(tmp_path / "e.weights.h5")
     theirs.load_weights(tmp_path / "e.weights.h5")
-    assert_same_outputs(ours, theirs, FN_X)
-
-
-def subclassed(lib):
-    """A subclassed model whose weights Keras keys by attribute names (defined per library)."""
-    L = lib.layers
-
-    class Block(L.Layer):
-        def __init__(self, units=3, **kwargs):
-            super().__init__(**kwargs)
-            self.units = units
-            self.zeta, self.alpha = L.Dense(units), L.Dense(units)
-            self.parts = [L.Dense(2), L.BatchNormalization()]
-            self._hidden = L.Dense(1)
-
-        def call(self, x):
-            return self._hidden(self.parts[1](self.parts[0](self.alpha(self.zeta(x)))))
-
-        def get_config(self):
-            return {**super().get_config(), "units": self.units}
-
-    class Net(lib.Model):
-        def __init__(self, **kwargs):
-            super().__init__(**kwargs)
-            self.output_dense, self.block, self.a_first = L.Dense(2), Block(4), L.Dense(3)
-
-        def call(self, x):
-            return self.output_dense(self.block(self.a_first(x)))
-
-    return Net, {"Net": Net, "Block": Block}
+    assert_same(ours, theirs, FN_X)
 
 
 def test_subclassed_model_weights_cross_both_ways(tmp_path):
@@ -192,10 +144,10 @@ def test_subclassed_model_weights_cross_both_ways(tmp_path):
     ours(x), theirs(x)
     randomize(theirs)
     theirs.save(tmp_path / "k.keras")
-    assert_same_outputs(E.models.load_model(tmp_path / "k.keras", custom_objects=e_objects), theirs, x)
+    assert_same(E.models.load_model(tmp_path / "k.keras", custom_objects=e_objects), theirs, x)
     randomize(ours)
     ours.save(tmp_path / "e.keras")
-    assert_same_outputs(ours, K.models.load_model(tmp_path / "e.keras", custom_objects=k_objects), x)
+    assert_same(ours, K.models.load_model(tmp_path / "e.keras", custom_objects=k_objects), x)
 
 
 # ---- every layer ----------------------------------------------------------------------------------
@@ -278,11 +230,11 @@ def test_layer_crosses_both_ways(tmp_path, name):
     theirs.save(tmp_path / "k.keras")
     theirs.save(tmp_path / "k.h5")
     for suffix in (".keras", ".h5"):
-        assert_same_outputs(E.models.load_model(tmp_path / f"k{suffix}"), theirs, x)
+        assert_same(E.models.load_model(tmp_path / f"k{suffix}"), theirs, x)
     ours = _layer_model(E, name)
     randomize(ours)
     ours.save(tmp_path / "e.keras")
-    assert_same_outputs(ours, K.models.load_model(tmp_path / "e.keras"), x)
+    assert_same(ours, K.models.load_model(tmp_path / "e.keras"), x)
 
 
 @pytest.mark.parametrize("name", sorted(LAYERS))

@@ -20,6 +20,7 @@ ATOL = 1e-5
 
 
 def randomize(model):
+    """Non-trivial weights without training (variances kept positive), in either library."""
     model.set_weights([np.abs(RNG.normal(size=w.shape)) + 0.5 if "variance" in w.path else
                        RNG.normal(size=w.shape) * 0.5 for w in model.weights])
 
@@ -31,7 +32,9 @@ def K():
 
 
 def predict(model, x):
+    """Inference outputs as a list of NumPy arrays, from either library."""
     out = model(x, training=False)
+    out = list(out.values()) if isinstance(out, dict) else out
     return [np.asarray(o) for o in (out if isinstance(out, (list, tuple)) else [out])]
 
 
@@ -89,7 +92,8 @@ def legacy_weights(model, layer_names):
 
 GLOROT, ZEROS, ONES = _initializer("GlorotUniform", seed=None), _initializer("Zeros"), _initializer("Ones")
 DENSE_ARGS = {"kernel_initializer": GLOROT, "bias_initializer": ZEROS, "kernel_regularizer": None,
-              "bias_regularizer": None, "activity_regularizer": None, "kernel_constraint": None, "bias_constraint": None}
+              "bias_regularizer": None, "activity_regularizer": None, "kernel_constraint": None,
+              "bias_constraint": None}
 
 
 def keras2_sequential_config():

@@ -24,7 +24,8 @@ from test_legacy_h5 import SEQ_LAYERS, keras2_sequential_config, legacy_weights,
 SEED = 20261121
 JUNK = [None, True, -1, 0, 3, 10**12, 1e308, -1e308, "", "x", "../../etc/passwd", [], {}, [None], [[[[1]]]],
         [None, 10**12], [None, -5], {"class_name": "__lambda__", "config": {"code": "4wAAAA=="}},
-        {"class_name": "Lambda", "config": {}}, {"module": "os", "class_name": "system", "registered_name": "os>system"},
+        {"class_name": "Lambda", "config": {}},
+        {"module": "os", "class_name": "system", "registered_name": "os>system"},
         {"class_name": "__keras_tensor__", "config": {"keras_history": ["nowhere", 9, 9]}}]
 
 

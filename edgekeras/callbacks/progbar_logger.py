@@ -19,7 +19,9 @@ _ANSI = re.compile(r"\x1b\[\d+m")
 
 
 def format_value(value):
-    if not isinstance(value, (int, float)):
+    try:
+        value = float(value)
+    except (TypeError, ValueError):
         return str(value)
     return f"{value:.4f}" if abs(value) > 1e-3 else f"{value:.4e}"
 
@@ -37,11 +39,12 @@ def _format_per_step(seconds):
 
 
 def _format_eta(seconds):
+    whole = int(seconds)
     if seconds > 3600:
-        return f"{seconds // 3600:.0f}:{seconds % 3600 // 60:02.0f}:{seconds % 60:02.0f}"
+        return f"{whole // 3600}:{whole % 3600 // 60:02d}:{whole % 60:02d}"
     if seconds > 60:
-        return f"{seconds // 60:.0f}:{seconds % 60:02.0f}"
-    return f"{int(seconds)}s"
+        return f"{whole // 60}:{whole % 60:02d}"
+    return f"{whole}s"
 
 
 def _is_dynamic(stream):
@@ -49,16 +52,22 @@ def _is_dynamic(stream):
 
 
 class Progbar:
-    """One bar over `target` steps (None: unknown until finish)."""
+    """One bar over `target` steps (None: unknown until it finishes)."""
 
     def __init__(self, target, verbose):
         self.target = target
         self.verbose = verbose
         self.current = 0
+        self._begun = 0
         self._start = time.time()
         self._after_first_step = None
         self._last_draw = 0.0
         self._prev_width = 0
+
+    def _done(self, steps):
+        self.current = steps
+        if steps and self._after_first_step is None:
+            self._after_first_step = time.time()
 
     def _time_per_step(self, now):
         """As Keras: the first step (which includes compilation) is left out once there are others."""
@@ -66,18 +75,21 @@ class Progbar:
             return (now - self._after_first_step) / (self.current - 1)
         return (now - self._start) / self.current if self.current else 0.0
 
-    def update(self, current, logs=None):
-        self.current = current
+    def step_begins(self, index):
+        """Step `index` (0-based) starts, so `index` steps are done."""
+        self._begun = index + 1
+        self._done(index)
+
+    def update(self, done, logs=None):
+        """Redraw in place after a step, at most every `_INTERVAL` seconds."""
+        self._done(done)
         now = time.time()
-        if current == 1:
-            self._after_first_step = now
-        stream = sys.stdout
-        if self.verbose == 1 and _is_dynamic(stream) and now - self._last_draw >= _INTERVAL:
+        if now - self._last_draw >= _INTERVAL:
             self._last_draw = now
-            self._draw(stream, now, logs, final=False)
+            self._draw(sys.stdout, now, logs, final=False)
 
     def finish(self, logs=None):
-        self.target = self.target or self.current
+        self.target = self.target or self._begun
         self.current = self.target
         stream = sys.stdout
         now = time.time()
@@ -112,10 +124,14 @@ class Progbar:
         stream.flush()
 
 
+_BATCH_END = {"train": "on_train_batch_end", "test": "on_test_batch_end", "predict": "on_predict_batch_end"}
+
+
 class ProgbarLogger(Callback):
     """Progress output for fit (mode "train"), evaluate ("test") or predict ("predict").
 
-    In fit, validation runs silently, as in Keras.
+    In fit, validation runs silently, as in Keras. Steps are counted as they begin; only a bar
+    redrawn live listens to batch ends, so fit need not fetch every batch's logs otherwise.
     """
 
     def __init__(self, verbose=1, mode="train"):
@@ -123,9 +139,14 @@ class ProgbarLogger(Callback):
         self.verbose = verbose
         self.mode = mode
         self._bar = None
+        if verbose == 1 and _is_dynamic(sys.stdout):
+            setattr(self, _BATCH_END[mode], self._redraw)
 
     def _begin(self):
         self._bar = Progbar(self.params.get("steps"), self.verbose)
+
+    def _redraw(self, batch, logs=None):
+        self._bar.update(batch + 1, None if self.mode == "predict" else logs)  # predictions are not shown
 
     def on_epoch_begin(self, epoch, logs=None):
         epochs = self.params.get("epochs", 1)
@@ -133,8 +154,8 @@ class ProgbarLogger(Callback):
             sys.stdout.write(f"Epoch {epoch + 1}/{epochs}\n")
         self._begin()
 
-    def on_train_batch_end(self, batch, logs=None):
-        self._bar.update(batch + 1, logs)
+    def on_train_batch_begin(self, batch, logs=None):
+        self._bar.step_begins(batch)
 
     def on_epoch_end(self, epoch, logs=None):
         self._bar.finish(logs)
@@ -143,9 +164,9 @@ class ProgbarLogger(Callback):
         if self.mode == "test":
             self._begin()
 
-    def on_test_batch_end(self, batch, logs=None):
+    def on_test_batch_begin(self, batch, logs=None):
         if self.mode == "test":
-            self._bar.update(batch + 1, logs)
+            self._bar.step_begins(batch)
 
     def on_test_end(self, logs=None):
         if self.mode == "test":
@@ -154,8 +175,8 @@ class ProgbarLogger(Callback):
     def on_predict_begin(self, logs=None):
         self._begin()
 
-    def on_predict_batch_end(self, batch, logs=None):
-        self._bar.update(batch + 1)  # prediction outputs are not shown
+    def on_predict_batch_begin(self, batch, logs=None):
+        self._bar.step_begins(batch)
 
     def on_predict_end(self, logs=None):
         self._bar.finish()

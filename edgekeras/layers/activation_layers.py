@@ -49,7 +49,7 @@ class Softmax(Layer):
         self.axis = axis
         self.built = True
 
-    def call(self, inputs):
+    def call(self, inputs, mask=None):
         return ops.softmax(inputs, axis=tuple(self.axis) if isinstance(self.axis, (list, tuple)) else self.axis)
 
     def get_config(self):

@@ -47,7 +47,8 @@ class BatchNormalization(Layer):
                                                name="moving_variance")
         self.built = True
 
-    def call(self, inputs, training=False):
+    def call(self, inputs, training=None, mask=None):
+        training = bool(training)
         axis = check_axis(self, inputs.shape, self.axis)
         mean, variance = self.moving_mean.value, self.moving_variance.value
         if training and self.trainable and not is_symbolic(inputs):  # symbolic: same shape as inference

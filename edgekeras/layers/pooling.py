@@ -73,6 +73,9 @@ class _GlobalPooling(Layer):
 class GlobalAveragePooling1D(_GlobalPooling):
     rank, op = 1, ops.reduce_mean
 
+    def call(self, inputs, mask=None):  # Keras's signature (it records `mask` in saved call args)
+        return super().call(inputs)
+
 
 class GlobalAveragePooling2D(_GlobalPooling):
     rank, op = 2, ops.reduce_mean

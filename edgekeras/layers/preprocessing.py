@@ -14,6 +14,9 @@ class Rescaling(Layer):
         super().__init__(**kwargs)
         self.scale, self.offset = scale, offset
 
+    def build(self, input_shape):  # defined because Keras defines it: it decides `build_config` in saved files
+        self.built = True
+
     def call(self, inputs):
         if str(inputs.dtype) != self.dtype:
             inputs = ops.cast(inputs, dtype=self.dtype)

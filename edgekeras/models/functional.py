@@ -129,7 +129,8 @@ class Functional(Model):
             raise ValueError(f"The model expects {len(names)} input(s) {names}, got {len(flat)}.")
         return flat
 
-    def call(self, inputs, training=False):
+    def call(self, inputs, training=None, mask=None):
+        training = bool(training)
         values = {}
         for tensor, value in zip(self._input_list, self._standardize_inputs(inputs)):
             _check_input(tensor, value)

@@ -82,7 +82,8 @@ def functional_from_config(cls, config, deserialize_layer):
         layer = deserialize_layer(entry)
         name = entry.get("name", layer.name)
         if not isinstance(name, str) or name in created:
-            raise ValueError(f"Layer names in a Functional config must be unique strings; got {name!r} twice or as a non-string.")
+            raise ValueError(f"Layer names in a Functional config must be unique strings; got {name!r} "
+                             "twice or as a non-string.")
         nodes = entry.get("inbound_nodes", [])
         if not isinstance(nodes, list) or not all(isinstance(n, dict) for n in nodes):
             raise ValueError(f"Layer '{name}': 'inbound_nodes' must be a list of {{'args', 'kwargs'}} dicts.")
@@ -151,7 +152,8 @@ def _tensor(history, created, in_node=False):
     replayed yet raises _NotYet; in `input_layers` / `output_layers` nested models count from 1."""
     if not (isinstance(history, (list, tuple)) and len(history) == 3 and isinstance(history[0], str)
             and all(isinstance(i, int) and not isinstance(i, bool) and i >= 0 for i in history[1:])):
-        raise ValueError(f"Invalid keras_history {safety.short(history)}: expected [layer_name, node_index, tensor_index].")
+        raise ValueError(f"Invalid keras_history {safety.short(history)}: expected "
+                         "[layer_name, node_index, tensor_index].")
     name, node_index, tensor_index = history
     if name not in created:
         raise ValueError(f"A layer call refers to layer '{name}', which is not in the model.")

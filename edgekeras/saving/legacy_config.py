@@ -77,7 +77,8 @@ def _upgrade_node(node, nested_models):
     tensors, kwargs = [], {}
     for item in node:
         if not isinstance(item, list) or len(item) not in (3, 4):
-            raise ValueError(f"Invalid inbound node entry {safety.short(item)}: expected [layer, node, tensor, kwargs].")
+            raise ValueError(f"Invalid inbound node entry {safety.short(item)}: expected "
+                             "[layer, node, tensor, kwargs].")
         name, node_index, tensor_index = item[:3]
         if isinstance(name, str) and name in nested_models and isinstance(node_index, int) and node_index >= 1:
             node_index -= 1
@@ -93,7 +94,8 @@ def _upgrade_node(node, nested_models):
 def upgrade_training_config(training_config):
     """A legacy `training_config` as a Keras 3 `compile_config`."""
     if not isinstance(training_config, dict) or not isinstance(training_config.get("optimizer_config"), dict):
-        raise ValueError(f"training_config must be a dict with an optimizer_config, got {safety.short(training_config)}.")
+        raise ValueError("training_config must be a dict with an optimizer_config, got "
+                         f"{safety.short(training_config)}.")
     compile_config = {key: training_config[key] for key in ("loss_weights", "run_eagerly", "steps_per_execution",
                                                             "jit_compile") if key in training_config}
     compile_config["optimizer"] = _upgrade_optimizer(training_config["optimizer_config"])

@@ -57,8 +57,9 @@ def load_weights(model, group, skip_mismatch=False):
             if len(names) != len(variables):
                 raise ValueError(f"Layer '{name}' has {len(variables)} weight(s) {[v.path for v in variables]}, "
                                  f"the file has {len(names)} ({names[:10]}).")
-            assignments.extend((v, safety.read_h5_dataset(group[name], n, v.shape, v.dtype, f"Weight '{v.path}'"))
-                               for v, n in zip(variables, names))
+            values = [safety.read_h5_dataset(group[name], n, v.shape, v.dtype, f"Weight '{v.path}'")
+                      for v, n in zip(variables, names)]
+            assignments.extend(zip(variables, values))
         except ValueError as err:
             if not skip_mismatch:
                 raise

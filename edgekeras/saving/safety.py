@@ -68,7 +68,8 @@ def check_zip_names(archive):
         parts = name.replace("\\", "/").split("/")
         if not name or "\x00" in name or name.startswith(("/", "\\")) or (len(name) > 1 and name[1] == ":") \
                 or ".." in parts:
-            raise ValueError(f"Refusing archive entry {name!r}: absolute paths and '..' are not allowed in model files.")
+            raise ValueError(f"Refusing archive entry {name!r}: absolute paths and '..' are not allowed in "
+                             "model files.")
 
 
 def read_zip_entry(archive, name, limit):

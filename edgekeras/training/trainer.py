@@ -64,7 +64,8 @@ class Trainer:
             [metrics_module.Mean(name=f"{name}_loss") for name in self.output_names] if len(self.output_names) > 1 else []
         )
         self._compile_args = {"optimizer": optimizer, "loss": loss, "loss_weights": loss_weights,
-                              "metrics": metrics, "weighted_metrics": weighted_metrics}
+                              "metrics": metrics, "weighted_metrics": weighted_metrics, "run_eagerly": run_eagerly,
+                              "steps_per_execution": steps_per_execution, "jit_compile": jit_compile}
         self.run_eagerly = run_eagerly
         self.compiled = True
         self._steps = {}
