@@ -270,7 +270,8 @@ def test_early_stopping_verbose_messages(capsys):
     x, y = data(16)
     stop = callbacks.EarlyStopping(monitor="loss", min_delta=10, patience=1, verbose=1, restore_best_weights=True)
     small_model().fit(x, y, epochs=5, verbose=0, callbacks=[stop])
-    assert capsys.readouterr().out == "Epoch 2: early stopping\nRestoring model weights from the end of the best epoch: 1.\n"
+    assert capsys.readouterr().out == ("Epoch 2: early stopping\n"
+                                       "Restoring model weights from the end of the best epoch: 1.\n")
 
 
 def test_reduce_lr_on_plateau_changes_the_rate_the_compiled_step_uses():
@@ -387,16 +388,17 @@ def test_tensorboard_writes_the_events_keras_writes(tmp_path):
 
 def test_tensorboard_batch_summaries_follow_update_freq(tmp_path):
     x, y = data(64)
-    small_model().fit(x, y, epochs=2, batch_size=16, verbose=0,
-                      callbacks=[callbacks.TensorBoard(log_dir=str(tmp_path), update_freq=3)])
+    board = callbacks.TensorBoard(log_dir=str(tmp_path), update_freq=3, write_steps_per_second=True)
+    small_model().fit(x, y, epochs=2, batch_size=16, verbose=0, callbacks=[board])
     train = read_events(tmp_path / "train")
-    assert [s for s, _ in train["batch_loss"]] == [3, 6]
-    assert [s for s, _ in train["epoch_accuracy"]] == [0, 1]
+    assert [s for s, _ in train["batch_loss"]] == [s for s, _ in train["batch_steps_per_second"]] == [3, 6]
+    assert [s for s, _ in train["epoch_accuracy"]] == [s for s, _ in train["epoch_steps_per_second"]] == [0, 1]
+    assert all(v > 0 for _, v in train["epoch_steps_per_second"] + train["batch_steps_per_second"])
     assert not os.path.exists(tmp_path / "validation")
 
 
 def test_tensorboard_rejects_what_it_cannot_write():
-    with pytest.raises(NotImplementedError, match="profile_batch"):
+    with pytest.raises(ValueError, match="profile_batch"):
         callbacks.TensorBoard(profile_batch=2)
     with pytest.raises(ValueError, match="update_freq"):
         callbacks.TensorBoard(update_freq="sometimes")

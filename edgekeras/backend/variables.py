@@ -85,7 +85,7 @@ class Variable:
         self.assign(self.value + delta)
 
     def numpy(self):
-        return np.asarray(self._value)
+        return np.array(self._value)  # a writable copy, as Keras returns
 
     def __array__(self, dtype=None, copy=None):
         arr = self.numpy()

@@ -67,8 +67,16 @@ class CallbackList:
         if name not in _HOOKS:
             raise AttributeError(name)
 
-        def dispatch(*args, **kwargs):
+        # As Keras: every hook gets a logs dict ({} when there are none), batch hooks by keyword.
+        takes_index = int("epoch" in name or "batch" in name)
+
+        def dispatch(*args, logs=None):
+            index, logs = args[:takes_index], args[takes_index] if len(args) > takes_index else logs
+            logs = {} if logs is None else logs
             for cb in self.callbacks:
-                getattr(cb, name)(*args, **kwargs)
+                if "batch" in name:
+                    getattr(cb, name)(*index, logs=logs)
+                else:
+                    getattr(cb, name)(*index, logs)
 
         return dispatch

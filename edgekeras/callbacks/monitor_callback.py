@@ -41,7 +41,8 @@ class MonitorCallback(Callback):
 
     def _set_monitor_op(self):
         """Called on the first epoch end, once the model's metrics exist (as Keras does)."""
-        direction = {"min": "down", "max": "up"}.get(self.mode) or _direction(self.model, self.monitor.removeprefix("val_"))
+        direction = {"min": "down", "max": "up"}.get(self.mode)
+        direction = direction or _direction(self.model, self.monitor.removeprefix("val_"))
         if direction is None:
             raise ValueError(
                 f"{type(self).__name__} callback received monitor={self.monitor}, but edgekeras isn't able to "

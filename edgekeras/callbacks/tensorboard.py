@@ -40,7 +40,7 @@ class TensorBoard(Callback):
                        "embeddings_freq": embeddings_freq, "embeddings_metadata": embeddings_metadata}
         unsupported = [f"{name}={value!r}" for name, value in unsupported.items() if value]
         if unsupported:
-            raise NotImplementedError(f"edgekeras's TensorBoard callback does not support {', '.join(unsupported)}.")
+            raise ValueError(f"edgekeras's TensorBoard callback does not support {', '.join(unsupported)}.")
         if update_freq not in ("epoch", "batch") and not (isinstance(update_freq, int) and update_freq > 0):
             raise ValueError(f"update_freq must be 'epoch', 'batch' or a positive integer. Received: {update_freq!r}")
         self.log_dir = os.fspath(log_dir)
@@ -112,7 +112,8 @@ class TensorBoard(Callback):
             train_logs["learning_rate"] = float(np.asarray(optimizer.learning_rate))
             if self.write_steps_per_second:
                 start_time, start_iterations = self._epoch_start
-                train_logs["steps_per_second"] = (int(optimizer.iterations) - start_iterations) / (time.time() - start_time)
+                steps = int(optimizer.iterations) - start_iterations
+                train_logs["steps_per_second"] = steps / (time.time() - start_time)
         self._write_scalars("train", "epoch_", train_logs, epoch)
         self._write_scalars("validation", "epoch_", val_logs, epoch)
         if self.histogram_freq and epoch % self.histogram_freq == 0:

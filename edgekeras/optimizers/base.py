@@ -29,8 +29,8 @@ class Optimizer:
         if kwargs:
             raise ValueError(f"Argument(s) not recognized: {kwargs}")
         if use_ema or gradient_accumulation_steps:
-            raise NotImplementedError("edgekeras optimizers do not support `use_ema` or "
-                                      "`gradient_accumulation_steps` yet.")
+            raise ValueError("edgekeras optimizers do not support `use_ema` or "
+                         "`gradient_accumulation_steps` yet.")
         if sum(c is not None for c in (clipnorm, clipvalue, global_clipnorm)) > 1:
             raise ValueError("Only one of `clipnorm`, `clipvalue` and `global_clipnorm` can be set. Received: "
                              f"clipnorm={clipnorm}, clipvalue={clipvalue}, global_clipnorm={global_clipnorm}")

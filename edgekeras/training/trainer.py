@@ -34,11 +34,15 @@ def _pythonify(logs):
     return {k: float(v) for k, v in logs.items()}
 
 
-def _overrides(cb_list, hook):
-    """Whether any callback implements `hook` (else per-batch logs need not leave the device)."""
+def _overrides(cb_list, *hooks):
+    """Whether any callback implements one of `hooks` (else per-batch logs need not leave the device).
+
+    Instance attributes count too: LambdaCallback sets its hooks on the instance.
+    """
     from edgekeras.callbacks.callback import Callback
 
-    return any(getattr(type(cb), hook) is not getattr(Callback, hook) for cb in cb_list.callbacks)
+    return any(getattr(getattr(cb, hook), "__func__", None) is not getattr(Callback, hook)
+               for cb in cb_list.callbacks for hook in hooks)
 
 
 class Trainer:
@@ -72,7 +76,7 @@ class Trainer:
 
     def _require_compiled(self, what):
         if not self.compiled:
-            raise RuntimeError(f"You must call compile() before {what}().")
+            raise ValueError(f"You must call `compile()` before calling `{what}()`.")
         if what in ("fit", "train_on_batch") and self._compile_loss is None:
             raise ValueError("compile() was called without a loss: pass loss=... to train.")
 
@@ -208,7 +212,7 @@ class Trainer:
         self.history = History()
         cb_list = self._callback_list(callbacks, verbose, epochs, train_data.steps_per_epoch, with_history=self.history)
         self.stop_training = False
-        batch_logs_needed = _overrides(cb_list, "on_train_batch_end")
+        batch_logs_needed = _overrides(cb_list, "on_train_batch_end", "on_batch_end")
         cb_list.on_train_begin()
         logs = {}
         for epoch in range(initial_epoch, epochs):
@@ -230,7 +234,8 @@ class Trainer:
                 raise ValueError("The training data produced no batches.")
             epoch_logs = _pythonify(logs)
             if validation_data is not None and (epoch + 1) % validation_freq == 0:
-                val_logs = self._evaluate_validation(validation_data, validation_batch_size or batch_size, validation_steps)
+                val_logs = self._evaluate_validation(validation_data, validation_batch_size or batch_size,
+                                                     validation_steps, cb_list)
                 epoch_logs.update({f"val_{k}": v for k, v in val_logs.items()})
             cb_list.on_epoch_end(epoch, epoch_logs)
             logs = epoch_logs
@@ -239,19 +244,22 @@ class Trainer:
         cb_list.on_train_end(logs)
         return self.history
 
-    def _evaluate_validation(self, validation_data, batch_size, steps):
+    def _evaluate_validation(self, validation_data, batch_size, steps, cb_list):
+        """As Keras: fit's callbacks see the validation run through their on_test_* hooks."""
         if isinstance(validation_data, tuple) and len(validation_data) in (2, 3) and data_module.is_array_data(validation_data[0]):
             vx, vy = validation_data[0], validation_data[1]
             vsw = validation_data[2] if len(validation_data) == 3 else None
-            return self.evaluate(vx, vy, batch_size=batch_size, sample_weight=vsw, steps=steps, verbose=0, return_dict=True)
-        return self.evaluate(validation_data, batch_size=None, steps=steps, verbose=0, return_dict=True)
+            return self.evaluate(vx, vy, batch_size=batch_size, sample_weight=vsw, steps=steps, verbose=0,
+                                 callbacks=cb_list, return_dict=True)
+        return self.evaluate(validation_data, batch_size=None, steps=steps, verbose=0, callbacks=cb_list,
+                             return_dict=True)
 
     def _callback_list(self, callbacks, verbose, epochs, steps, with_history=None, mode="train"):
         from edgekeras.callbacks.progbar_logger import ProgbarLogger
 
         items = list(callbacks or [])
         if with_history is not None:
-            items = [with_history] + items
+            items.append(with_history)  # after the user's callbacks, as Keras: it records the logs they add
         if verbose:
             items.append(ProgbarLogger(verbose=verbose, mode=mode))
         return CallbackList(items, self, {"verbose": verbose, "epochs": epochs, "steps": steps})
@@ -261,7 +269,10 @@ class Trainer:
         self._require_compiled("evaluate")
         test_data = data_module.make_data(x, y, sample_weight, batch_size=batch_size, shuffle=False, steps=steps)
         verbose = 1 if verbose == "auto" else int(verbose)
-        cb_list = self._callback_list(callbacks, verbose, 1, test_data.steps_per_epoch, mode="test")
+        if isinstance(callbacks, CallbackList):  # fit's own list, for validation
+            cb_list = callbacks
+        else:
+            cb_list = self._callback_list(callbacks, verbose, 1, test_data.steps_per_epoch, mode="test")
         self.reset_metrics()
         batch_logs_needed = _overrides(cb_list, "on_test_batch_end")
         cb_list.on_test_begin()
