@@ -6,11 +6,10 @@ function of the key it is given.
 """
 
 import random as _py_random
-import threading
-
 import numpy as np
 
-_state = threading.local()
+from edgekeras.backend.scope import Scope
+
 _GLOBAL = {"seed": None, "counter": 0}
 
 
@@ -35,7 +34,7 @@ def _global_key():
 def next_key():
     import jax
 
-    scope = getattr(_state, "scope", None)
+    scope = KeyScope.current()
     if scope is None:
         return _global_key()
     scope.key, sub = jax.random.split(scope.key)
@@ -55,14 +54,6 @@ def make_numpy_rng():
     return np.random.default_rng([_GLOBAL["seed"], _GLOBAL["counter"]])
 
 
-class KeyScope:
+class KeyScope(Scope):
     def __init__(self, key):
         self.key = key
-
-    def __enter__(self):
-        self._prev = getattr(_state, "scope", None)
-        _state.scope = self
-        return self
-
-    def __exit__(self, *exc):
-        _state.scope = self._prev

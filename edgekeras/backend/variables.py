@@ -5,13 +5,11 @@ mapping each Variable to a traced value; reads see the traced value and `assign`
 value in the scope (how BatchNormalization's moving statistics update inside a compiled step).
 """
 
-import threading
-
 import numpy as np
 
 from edgekeras.backend.config import standardize_dtype
+from edgekeras.backend.scope import Scope
 
-_state = threading.local()
 _NAME_COUNTS = {}
 
 
@@ -26,21 +24,9 @@ def reset_names():
     _NAME_COUNTS.clear()
 
 
-class ValueScope:
+class ValueScope(Scope):
     def __init__(self, values):
         self.values = dict(values)  # id(variable) -> array
-
-    def __enter__(self):
-        self._prev = getattr(_state, "scope", None)
-        _state.scope = self
-        return self
-
-    def __exit__(self, *exc):
-        _state.scope = self._prev
-
-
-def _active_scope():
-    return getattr(_state, "scope", None)
 
 
 class Variable:
@@ -61,7 +47,7 @@ class Variable:
 
     @property
     def value(self):
-        scope = _active_scope()
+        scope = ValueScope.current()
         if scope is not None and id(self) in scope.values:
             return scope.values[id(self)]
         return self._value
@@ -69,7 +55,7 @@ class Variable:
     def assign(self, value):
         import jax.numpy as jnp
 
-        scope = _active_scope()
+        scope = ValueScope.current()
         if scope is not None and id(self) in scope.values:
             scope.values[id(self)] = jnp.asarray(value, dtype=self.dtype)
             return

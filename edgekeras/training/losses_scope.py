@@ -1,25 +1,15 @@
 """Collects losses that layers add during a forward pass (activity regularization, `add_loss`)."""
 
-import threading
-
-_state = threading.local()
+from edgekeras.backend.scope import Scope
 
 
-class LossCollector:
+class LossCollector(Scope):
     def __init__(self):
         self.losses = []
-
-    def __enter__(self):
-        self._prev = getattr(_state, "collector", None)
-        _state.collector = self
-        return self
-
-    def __exit__(self, *exc):
-        _state.collector = self._prev
 
 
 def add_loss(value):
     """Record `value` in the active collector; outside training (no collector) it is dropped."""
-    collector = getattr(_state, "collector", None)
+    collector = LossCollector.current()
     if collector is not None:
         collector.losses.append(value)

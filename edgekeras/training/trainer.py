@@ -212,27 +212,12 @@ class Trainer:
         self.history = History()
         cb_list = self._callback_list(callbacks, verbose, epochs, train_data.steps_per_epoch, with_history=self.history)
         self.stop_training = False
-        batch_logs_needed = _overrides(cb_list, "on_train_batch_end", "on_batch_end")
         cb_list.on_train_begin()
         logs = {}
         for epoch in range(initial_epoch, epochs):
             self.reset_metrics()
             cb_list.on_epoch_begin(epoch)
-            seen = 0
-            for step, (bx, by, bsw) in enumerate(train_data):
-                if seen == 0:
-                    self._prepare(bx, by)
-                cb_list.on_train_batch_begin(step)
-                logs = self._run("train", bx, by, bsw)
-                if batch_logs_needed:
-                    logs = _pythonify(logs)
-                    cb_list.on_train_batch_end(step, logs)
-                seen += 1
-                if self.stop_training:
-                    break
-            if seen == 0:
-                raise ValueError("The training data produced no batches.")
-            epoch_logs = _pythonify(logs)
+            epoch_logs = self._run_batches("train", train_data, cb_list)
             if validation_data is not None and (epoch + 1) % validation_freq == 0:
                 val_logs = self._evaluate_validation(validation_data, validation_batch_size or batch_size,
                                                      validation_steps, cb_list)
@@ -243,6 +228,29 @@ class Trainer:
                 break
         cb_list.on_train_end(logs)
         return self.history
+
+    def _run_batches(self, mode, data, cb_list):
+        """One pass over `data` with compiled `mode` ("train"/"test") steps and the batch hooks.
+
+        Returns the last logs, read to the host; per-batch logs leave the device only when a
+        callback listens to batch ends.
+        """
+        begin, end = getattr(cb_list, f"on_{mode}_batch_begin"), getattr(cb_list, f"on_{mode}_batch_end")
+        batch_logs_needed = _overrides(cb_list, f"on_{mode}_batch_end", *(["on_batch_end"] if mode == "train" else []))
+        logs = None
+        for step, (bx, by, bsw) in enumerate(data):
+            if step == 0:
+                self._prepare(bx, by)
+            begin(step)
+            logs = self._run(mode, bx, by, bsw)
+            if batch_logs_needed:
+                logs = _pythonify(logs)
+                end(step, logs)
+            if mode == "train" and self.stop_training:
+                break
+        if logs is None:
+            raise ValueError(f"The {'training' if mode == 'train' else 'evaluation'} data produced no batches.")
+        return _pythonify(logs)
 
     def _evaluate_validation(self, validation_data, batch_size, steps, cb_list):
         """As Keras: fit's callbacks see the validation run through their on_test_* hooks."""
@@ -274,20 +282,8 @@ class Trainer:
         else:
             cb_list = self._callback_list(callbacks, verbose, 1, test_data.steps_per_epoch, mode="test")
         self.reset_metrics()
-        batch_logs_needed = _overrides(cb_list, "on_test_batch_end")
         cb_list.on_test_begin()
-        logs = {}
-        for step, (bx, by, bsw) in enumerate(test_data):
-            if step == 0:
-                self._prepare(bx, by)
-            cb_list.on_test_batch_begin(step)
-            logs = self._run("test", bx, by, bsw)
-            if batch_logs_needed:
-                logs = _pythonify(logs)
-                cb_list.on_test_batch_end(step, logs)
-        if not logs:
-            raise ValueError("The evaluation data produced no batches.")
-        logs = _pythonify(logs)
+        logs = self._run_batches("test", test_data, cb_list)
         cb_list.on_test_end(logs)
         return self._format_logs(logs, return_dict)
 
