@@ -119,3 +119,10 @@ def test_trainable_false_moves_weights_to_non_trainable():
     model = keras.Sequential([keras.Input((3,)), layers.Dense(2), layers.Dense(1)])
     model.layers[0].trainable = False
     assert len(model.trainable_weights) == 2 and len(model.non_trainable_weights) == 2
+
+
+def test_unsupported_options_are_refused_not_ignored():
+    with pytest.raises(ValueError, match="mask_zero=True is not supported"):
+        layers.Embedding(10, 4, mask_zero=True)
+    with pytest.raises(ValueError, match="constraint 'MaxNorm' is not supported"):
+        layers.Dense(3, kernel_constraint={"class_name": "MaxNorm", "config": {"max_value": 2}})

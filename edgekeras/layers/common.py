@@ -83,8 +83,14 @@ def get_initializer(identifier):
 def set_weight_args(layer, prefix, initializer, regularizer, constraint):
     """Store one weight's initializer/regularizer/constraint under Keras's attribute names.
 
-    Constraints are kept for the config round trip; no constraints module applies them yet.
+    A constraint is a callable the optimizer applies after each update. Keras's named constraint
+    classes (MaxNorm, NonNeg, ...) have no edgekeras version yet: refuse them rather than train
+    without them.
     """
+    if constraint is not None and not callable(constraint):
+        name = constraint.get("class_name") if isinstance(constraint, dict) else constraint
+        raise ValueError(f"{type(layer).__name__} '{layer.name}': weight constraint {name!r} is not supported yet; "
+                         "pass a callable (e.g. lambda w: jnp.clip(w, -1, 1)) or remove it.")
     setattr(layer, f"{prefix}_initializer", get_initializer(initializer))
     setattr(layer, f"{prefix}_regularizer", regularizers.get(regularizer))
     setattr(layer, f"{prefix}_constraint", constraint)

@@ -94,8 +94,8 @@ class Dropout(Layer):
 
 
 class Embedding(Layer):
-    """Rows of an (input_dim, output_dim) table at integer indices. `mask_zero` is kept in the config;
-    masks are not propagated yet (the Layer base has no mask machinery)."""
+    """Rows of an (input_dim, output_dim) table at integer indices. `mask_zero=True` is refused:
+    there is no mask machinery yet."""
 
     def __init__(self, input_dim, output_dim, embeddings_initializer="uniform", embeddings_regularizer=None,
                  embeddings_constraint=None, mask_zero=False, weights=None, activity_regularizer=None,
@@ -108,6 +108,9 @@ class Embedding(Layer):
         self.output_dim = positive_int(output_dim, "output_dim")
         set_weight_args(self, "embeddings", embeddings_initializer, embeddings_regularizer, embeddings_constraint)
         self.activity_regularizer = regularizers.get(activity_regularizer)
+        if mask_zero:
+            raise ValueError(f"Embedding '{self.name}': mask_zero=True is not supported yet (edgekeras has no masking); "
+                             "models that rely on masks would compute different results.")
         self.mask_zero = mask_zero
         if weights is not None:
             self.build(None)
