@@ -9,7 +9,7 @@ from edgekeras import __version__
 
 def _inspect(args):
     from edgekeras.models import load_model
-    from edgekeras.models.summary import layer_macs
+    from edgekeras.models.summary import layer_macs, weight_bytes
 
     model = load_model(args.model, compile=False)
     rows = [
@@ -21,7 +21,7 @@ def _inspect(args):
         "model": model.name,
         "layers": rows,
         "params": model.count_params(),
-        "weight_bytes": int(sum(w.numpy().nbytes for w in model.weights)),
+        "weight_bytes": weight_bytes(model),
         "macs": sum(r["macs"] for r in rows),
     }
     if args.json:

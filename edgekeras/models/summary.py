@@ -1,5 +1,8 @@
 """`model.summary()`: the Keras table (layer, output shape, params, connected to) plus MACs."""
 
+import numpy as np
+
+
 def _output_shape(layer):
     if not layer._inbound_nodes:
         return "?"
@@ -31,6 +34,11 @@ def total_macs(model):
     return sum(layer_macs(model, layer) for layer in model.layers)
 
 
+def weight_bytes(model):
+    """Bytes of all weights, from shapes and dtypes (no copy of the values)."""
+    return int(sum(np.prod(w.shape, dtype=np.int64) * np.dtype(w.dtype).itemsize for w in model.weights))
+
+
 def _fmt_bytes(n):
     for unit in ("B", "KB", "MB", "GB"):
         if n < 1024 or unit == "GB":
@@ -56,7 +64,7 @@ def print_summary(model, print_fn=print, line_length=None):
     def line(cells):
         return "".join(c.ljust(w) for c, w in zip(cells, widths)).rstrip()
 
-    trainable = sum(int(w.numpy().size) for w in model.trainable_weights)
+    trainable = sum(int(np.prod(w.shape, dtype=np.int64)) for w in model.trainable_weights)
     total = model.count_params()
     non_trainable = total - trainable
     kind = "Functional" if show_connections else type(model).__name__
@@ -67,7 +75,7 @@ def print_summary(model, print_fn=print, line_length=None):
     for i, row in enumerate(rows):
         print_fn(line(row))
         print_fn(("\u2500" if i < len(rows) - 1 else "\u2501") * total_width)
-    size = sum(w.numpy().nbytes for w in model.weights)
+    size = weight_bytes(model)
     print_fn(f" Total params: {total:,} ({_fmt_bytes(size)})")
     print_fn(f" Trainable params: {trainable:,}")
     print_fn(f" Non-trainable params: {non_trainable:,}")
