@@ -14,7 +14,8 @@ from edgekeras import initializers, regularizers
 from edgekeras.backend import config
 from edgekeras.backend.symbolic import KerasTensor, is_symbolic
 from edgekeras.backend.variables import Variable, unique_name
-from edgekeras.ops.registry import OpRecorder
+from edgekeras import ops
+from edgekeras.ops.registry import OpRecorder, layer_scope
 from edgekeras.serialization import serialize
 
 
@@ -226,10 +227,12 @@ class Layer:
                 for out in flatten(outputs):
                     add_loss(self.activity_regularizer(out))
             return outputs
-        with OpRecorder() as recorder:
-            outputs = self.call(*args, **call_kwargs)
         inputs_flat = [t for t in flatten(args) if is_symbolic(t)]
-        outputs = map_structure(lambda t: KerasTensor(t.shape, t.dtype) if any(t is i for i in inputs_flat) else t, outputs)
+        with OpRecorder() as recorder, layer_scope(self.name):
+            outputs = self.call(*args, **call_kwargs)
+            # A pass-through output (Dropout at inference) becomes an identity op, so every layer
+            # output is a distinct tensor that a trace can attribute to this layer.
+            outputs = map_structure(lambda t: ops.identity(t) if any(t is i for i in inputs_flat) else t, outputs)
         flat_out = flatten(outputs)
         node = Node(self, args, kwargs, flat_out, macs=recorder.total_macs())
         self._inbound_nodes.append(node)

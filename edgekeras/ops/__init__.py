@@ -16,4 +16,4 @@ from edgekeras.ops.pool import avg_pool, max_pool
 from edgekeras.ops.reduce import reduce_max, reduce_mean
 from edgekeras.ops.registry import OpDef, OpRecorder, TensorSpec, all_ops, get
 from edgekeras.ops.resize import upsample
-from edgekeras.ops.shape import concatenate, pad, reshape, transpose
+from edgekeras.ops.shape import concatenate, identity, pad, reshape, transpose

@@ -47,7 +47,7 @@ class OpDef:
             outs = out if isinstance(out, tuple) else (out,)
             tensors = tuple(KerasTensor(s.shape, s.dtype) for s in outs)
             for recorder in getattr(_state, "recorders", ()):
-                recorder.record(self, inputs, tensors, attrs)
+                recorder.record(self, inputs, tensors, attrs, current_layer_path())
             return tensors if isinstance(out, tuple) else tensors[0]
         # The shape rule also guards concrete calls: a clear error instead of one from deep in JAX.
         # Under jit this runs once per trace, so it costs nothing per step.
@@ -92,6 +92,24 @@ class OpCall:
     inputs: tuple
     outputs: tuple
     attrs: dict
+    layer: str = ""  # "/"-joined names of the layers (outermost first) whose call made this op
+
+
+class layer_scope:
+    """Marks the ops recorded inside as belonging to `name` (nested layers give a path)."""
+
+    def __init__(self, name):
+        self.name = name
+
+    def __enter__(self):
+        _state.layers = getattr(_state, "layers", ()) + (self.name,)
+
+    def __exit__(self, *exc):
+        _state.layers = _state.layers[:-1]
+
+
+def current_layer_path():
+    return "/".join(getattr(_state, "layers", ()))
 
 
 class OpRecorder:
@@ -100,8 +118,8 @@ class OpRecorder:
     def __init__(self):
         self.calls = []
 
-    def record(self, op, inputs, outputs, attrs):
-        self.calls.append(OpCall(op, tuple(inputs), tuple(outputs), dict(attrs)))
+    def record(self, op, inputs, outputs, attrs, layer=""):
+        self.calls.append(OpCall(op, tuple(inputs), tuple(outputs), dict(attrs), layer))
 
     def total_macs(self):
         total = 0

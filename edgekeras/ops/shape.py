@@ -1,8 +1,15 @@
-"""Ops that move data without arithmetic: reshape (batch kept), transpose, pad, concatenate."""
+"""Ops that move data without arithmetic: identity, reshape (batch kept), transpose, pad, concatenate.
+
+identity is what a layer that passes its input through (Dropout at inference) traces to, so the
+compiler sees every layer; its passes drop it.
+"""
 
 import numpy as np
 
 from edgekeras.ops.registry import TensorSpec, define
+
+
+identity = define("identity", lambda specs: specs[0], lambda x: x, lambda x: x)
 
 
 def _reshape_infer(specs, shape):

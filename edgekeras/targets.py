@@ -1,0 +1,91 @@
+"""Compilation targets, read from the TOML files in the repository's `targets/` folder.
+
+A target file names the TVM target (as a dict), the C compiler with its flags and Debian package,
+and the emulator command (empty for native). Adding a target is adding a file; `--target` also
+accepts a path to a TOML file of the same form.
+"""
+
+import shutil
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+TARGETS_DIR = Path(__file__).resolve().parents[1] / "targets"
+
+
+@dataclass(frozen=True)
+class Target:
+    name: str
+    description: str
+    kind: str  # "linux" (shared library), later "mcu" and "cuda"
+    tvm: dict
+    cc: str
+    cc_package: str
+    cflags: tuple
+    ldflags: tuple
+    emulator: tuple = ()
+    emulator_package: str = ""
+    aliases: tuple = ()
+    arena_align: int = 64
+    extra: dict = field(default_factory=dict, compare=False)
+
+    @property
+    def emulated(self):
+        return bool(self.emulator)
+
+    def tvm_target(self):
+        import tvm
+
+        return tvm.target.Target(dict(self.tvm))
+
+    def require_tools(self):
+        """Raise a clear error naming the Debian package when the compiler or emulator is missing."""
+        missing = [(self.cc, self.cc_package)]
+        if self.emulator:
+            missing.append((self.emulator[0], self.emulator_package))
+        for tool, package in missing:
+            if shutil.which(tool) is None:
+                raise ToolMissingError(
+                    f"Target '{self.name}' needs '{tool}', which is not installed: "
+                    f"apt-get install {package} (or run `make setup`)."
+                )
+
+
+class ToolMissingError(RuntimeError):
+    pass
+
+
+def _from_file(path):
+    try:
+        data = tomllib.loads(Path(path).read_text())
+    except (OSError, tomllib.TOMLDecodeError) as err:
+        raise ValueError(f"Cannot read target file {path}: {err}") from None
+    try:
+        compiler, emulator = data["compiler"], data.get("emulator", {})
+        return Target(
+            name=data["name"], description=data.get("description", ""), kind=data["kind"], tvm=data["tvm"],
+            cc=compiler["cc"], cc_package=compiler.get("package", compiler["cc"]),
+            cflags=tuple(compiler.get("cflags", ())), ldflags=tuple(compiler.get("ldflags", ())),
+            emulator=tuple(emulator.get("command", ())), emulator_package=emulator.get("package", ""),
+            aliases=tuple(data.get("aliases", ())), arena_align=int(data.get("arena_align", 64)),
+            extra={k: v for k, v in data.items() if k not in {"name", "description", "kind", "tvm", "compiler",
+                                                              "emulator", "aliases", "arena_align"}},
+        )
+    except KeyError as err:
+        raise ValueError(f"Target file {path} lacks the key {err}.") from None
+
+
+def all_targets():
+    return [_from_file(p) for p in sorted(TARGETS_DIR.glob("*.toml"))]
+
+
+def get_target(name):
+    """A target by name or alias, or from a TOML file path."""
+    if name.endswith(".toml") and Path(name).is_file():
+        return _from_file(name)
+    targets = all_targets()
+    for target in targets:
+        if name == target.name or name in target.aliases:
+            return target
+    names = ", ".join(t.name + (f" ({', '.join(t.aliases)})" if t.aliases else "") for t in targets)
+    raise ValueError(f"Unknown target '{name}'. Valid targets: {names}.")

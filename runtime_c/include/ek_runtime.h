@@ -1,0 +1,78 @@
+/* edgekeras C runtime: runs a compiled model from its descriptor, with no malloc.
+ *
+ * The compiler emits the descriptor (model.c): a tensor table (each tensor lives in the caller's
+ * arena or in the const weights blob, at a planned offset), the kernel call list and the graph's
+ * inputs and outputs. The runtime turns table entries into DLTensors, calls the kernels in order,
+ * and serves their temporary buffers from a per-call slice of the arena. One model runs at a time
+ * (the workspace cursor is global state); the arena is the caller's, so it can sit in any memory. */
+#ifndef EK_RUNTIME_H
+#define EK_RUNTIME_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "ek_abi.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define EK_MAX_KERNEL_ARGS 16
+#define EK_MAX_RANK 6
+
+enum { EK_OK = 0, EK_ERR_ARENA = 1, EK_ERR_KERNEL = 2, EK_ERR_WORKSPACE = 3, EK_ERR_ARGS = 4, EK_ERR_INDEX = 5 };
+enum { EK_MEM_ARENA = 0, EK_MEM_WEIGHTS = 1 };
+
+typedef struct {
+  uint8_t mem;        /* EK_MEM_ARENA or EK_MEM_WEIGHTS */
+  uint8_t dtype_code; /* DLPack: 0 int, 1 uint, 2 float */
+  uint8_t dtype_bits;
+  uint8_t ndim;
+  uint32_t offset; /* bytes from the arena / weights base */
+  uint32_t nbytes;
+  const int64_t *shape;
+} ek_tensor_t;
+
+typedef struct {
+  ek_kernel_fn fn;
+  const char *name;
+  const uint16_t *args; /* tensor indices: inputs, then outputs */
+  uint16_t num_args;
+  uint32_t workspace_offset; /* arena slice for the kernel's temporaries */
+  uint32_t workspace_bytes;
+} ek_call_t;
+
+typedef struct {
+  const char *name;
+  const ek_tensor_t *tensors;
+  uint16_t num_tensors;
+  const ek_call_t *calls;
+  uint16_t num_calls;
+  const uint16_t *inputs;
+  uint16_t num_inputs;
+  const uint16_t *outputs;
+  uint16_t num_outputs;
+  const uint8_t *weights;
+  uint32_t arena_bytes;
+  uint32_t arena_align;
+} ek_model_t;
+
+/* Checks that `arena` is big and aligned enough for `model`. */
+int ek_check_arena(const ek_model_t *model, const void *arena, size_t arena_bytes);
+/* Runs every kernel of `model` once; returns EK_OK or an EK_ERR_* code (message: ek_last_error). */
+int ek_run(const ek_model_t *model, uint8_t *arena);
+/* Address of tensor `index` given the arena (weights resolve to the const blob). */
+void *ek_tensor_data(const ek_model_t *model, uint8_t *arena, uint16_t index);
+const char *ek_last_error(void);
+
+/* Workspace hooks that generated kernels call (C kernels directly, LLVM kernels via pointers). */
+void *TVMBackendAllocWorkspace(int device_type, int device_id, uint64_t nbytes, int dtype_code_hint,
+                               int dtype_bits_hint);
+int TVMBackendFreeWorkspace(int device_type, int device_id, void *ptr);
+/* Error hook of generated kernels: keeps the message for ek_last_error(). */
+void TVMFFIErrorSetRaisedFromCStr(const char *kind, const char *message);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
