@@ -8,7 +8,7 @@ import math
 
 import numpy as np
 
-from edgekeras.ops.registry import define
+from edgekeras.ops.registry import define, lowering
 
 
 def _same(specs, **_):
@@ -118,3 +118,86 @@ def _jax_softmax(x, axis=-1):
 
 
 softmax = define("softmax", _same, _np_softmax, _jax_softmax)
+
+
+def _relax_const(value, like):
+    from tvm import relax
+
+    return relax.const(value, like.ty.dtype)
+
+
+@lowering("relu")
+def _lower_relu(ctx, x, negative_slope=0.0, max_value=None, threshold=0.0):
+    from tvm import relax
+
+    R = relax.op
+    if negative_slope == 0 and threshold == 0:
+        y = R.nn.relu(x)
+    else:
+        t = _relax_const(threshold, x)
+        y = R.where(R.greater_equal(x, t), x, R.multiply(_relax_const(negative_slope, x), R.subtract(x, t)))
+    return y if max_value is None else R.minimum(y, _relax_const(max_value, x))
+
+
+@lowering("sigmoid")
+def _lower_sigmoid(ctx, x):
+    from tvm import relax
+
+    return relax.op.sigmoid(x)
+
+
+@lowering("tanh")
+def _lower_tanh(ctx, x):
+    from tvm import relax
+
+    return relax.op.tanh(x)
+
+
+@lowering("elu")
+def _lower_elu(ctx, x, alpha=1.0):
+    from tvm import relax
+
+    R = relax.op
+    negative = R.multiply(_relax_const(alpha, x), R.subtract(R.exp(x), _relax_const(1.0, x)))
+    return R.where(R.greater(x, _relax_const(0.0, x)), x, negative)
+
+
+@lowering("gelu")
+def _lower_gelu(ctx, x, approximate=False):
+    from tvm import relax
+
+    return relax.op.nn.gelu_tanh(x) if approximate else relax.op.nn.gelu(x)
+
+
+def _relax_hard_sigmoid(x):
+    from tvm import relax
+
+    R = relax.op
+    clipped = R.clip(R.add(x, _relax_const(3.0, x)), 0.0, 6.0)
+    return R.divide(clipped, _relax_const(6.0, x))
+
+
+@lowering("hard_sigmoid")
+def _lower_hard_sigmoid(ctx, x):
+    return _relax_hard_sigmoid(x)
+
+
+@lowering("swish")
+def _lower_swish(ctx, x):
+    from tvm import relax
+
+    return relax.op.multiply(x, relax.op.sigmoid(x))
+
+
+@lowering("hard_swish")
+def _lower_hard_swish(ctx, x):
+    from tvm import relax
+
+    return relax.op.multiply(x, _relax_hard_sigmoid(x))
+
+
+@lowering("softmax")
+def _lower_softmax(ctx, x, axis=-1):
+    from tvm import relax
+
+    return relax.op.nn.softmax(x, axis=axis)

@@ -9,8 +9,9 @@ input, as for dense.
 
 import numpy as np
 
-from edgekeras.ops.registry import TensorSpec, define, known
-from edgekeras.ops.windows import lax_dimension_numbers, np_windows, numel, window_geometry
+from edgekeras.ops.registry import TensorSpec, define, known, lowering
+from edgekeras.ops.windows import (RELAX_LAYOUTS, begin_end_padding, lax_dimension_numbers, np_windows, numel,
+                                   window_geometry)
 
 
 def output_spec(op, specs, x, out, channels):
@@ -92,3 +93,29 @@ conv = define("conv", _conv_infer, _np_conv, _jax_conv,
               lambda ins, outs, **_: numel(outs[0].shape) * int(np.prod(ins[1].shape[:-1])))
 depthwise_conv = define("depthwise_conv", _depthwise_infer, _np_depthwise, _jax_depthwise,
                         lambda ins, outs, **_: numel(outs[0].shape) * int(np.prod(ins[1].shape[:-2])))
+
+
+def _relax_conv(ctx, x, kernel, bias=None, groups=1, depthwise=False, **window):
+    from tvm import relax
+
+    rank = len(ctx.in_types[0].shape) - 2
+    s, d, pairs, _ = window_geometry("conv", ctx.in_types[0].shape, ctx.in_types[1].shape[:-2], **window)
+    if depthwise:  # (*window, C, M) holds the same bytes as a grouped kernel (*window, 1, C * M)
+        shape = ctx.in_types[1].shape
+        kernel = relax.op.reshape(kernel, shape[:-2] + (1, shape[-2] * shape[-1]))
+        groups = shape[-2]
+    data_layout, kernel_layout = RELAX_LAYOUTS[rank]
+    conv = getattr(relax.op.nn, f"conv{rank}d")
+    y = conv(x, kernel, strides=s, padding=begin_end_padding(pairs), dilation=d, groups=groups,
+             data_layout=data_layout, kernel_layout=kernel_layout)
+    return y if bias is None else relax.op.add(y, bias)
+
+
+@lowering("conv")
+def _lower_conv(ctx, x, kernel, bias=None, strides=1, padding="valid", dilation=1, groups=1):
+    return _relax_conv(ctx, x, kernel, bias, groups, strides=strides, padding=padding, dilation=dilation)
+
+
+@lowering("depthwise_conv")
+def _lower_depthwise(ctx, x, kernel, bias=None, strides=1, padding="valid", dilation=1):
+    return _relax_conv(ctx, x, kernel, bias, depthwise=True, strides=strides, padding=padding, dilation=dilation)

@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from edgekeras.ops.registry import TensorSpec, define
+from edgekeras.ops.registry import TensorSpec, define, lowering
 
 
 def _broadcast(specs):
@@ -40,3 +40,16 @@ subtract = _binary("subtract", lambda m, a, b: m.subtract(a, b))
 multiply = _binary("multiply", lambda m, a, b: m.multiply(a, b))
 maximum = _binary("maximum", lambda m, a, b: m.maximum(a, b))
 minimum = _binary("minimum", lambda m, a, b: m.minimum(a, b))
+
+
+def _lower_binary(name):
+    def lower(ctx, a, b):
+        from tvm import relax
+
+        return getattr(relax.op, name)(a, b)
+
+    return lowering(name)(lower)
+
+
+for _name in ("add", "subtract", "multiply", "maximum", "minimum"):
+    _lower_binary(_name)

@@ -5,7 +5,7 @@ Output shape is indices.shape + table.shape[1:]. Indices come first, as activati
 
 import numpy as np
 
-from edgekeras.ops.registry import TensorSpec, define
+from edgekeras.ops.registry import TensorSpec, define, lowering
 
 
 def _infer(specs):
@@ -22,3 +22,10 @@ def _jax(indices, table):
 
 
 embedding = define("embedding", _infer, lambda indices, table: np.take(table, indices, axis=0), _jax)
+
+
+@lowering("embedding")
+def _lower_embedding(ctx, indices, table):
+    from tvm import relax
+
+    return relax.op.take(table, indices, axis=0)

@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from edgekeras.ops.registry import TensorSpec, define, known
+from edgekeras.ops.registry import TensorSpec, define, known, lowering
 
 
 def _infer(specs):
@@ -35,3 +35,11 @@ def _macs(ins, outs):
 
 
 dense = define("dense", _infer, _numpy, _jax, _macs)
+
+
+@lowering("dense")
+def _lower(ctx, x, kernel, bias=None):
+    from tvm import relax
+
+    y = relax.op.matmul(x, kernel)
+    return y if bias is None else relax.op.add(y, bias)

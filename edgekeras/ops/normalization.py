@@ -10,7 +10,7 @@ The JAX forms compute x * inv + (beta - mean * inv), as Keras does.
 import numpy as np
 
 from edgekeras.ops.reduce import canonical_axes
-from edgekeras.ops.registry import TensorSpec, define, known
+from edgekeras.ops.registry import TensorSpec, define, known, lowering
 
 
 def _broadcast_shape(ndim, axes, shape):
@@ -73,3 +73,30 @@ def _ln_jax(x, gamma, beta, axes=(-1,), epsilon=1e-3):
 
 batch_norm = define("batch_norm", _bn_infer, _bn_numpy, _bn_jax)
 layer_norm = define("layer_norm", _ln_infer, _ln_numpy, _ln_jax)
+
+
+@lowering("batch_norm")
+def _lower_batch_norm(ctx, x, mean, variance, gamma, beta, axis=-1, epsilon=1e-3):
+    from tvm import relax
+
+    R = relax.op
+    ndim = len(ctx.in_types[0].shape)
+    shape = _broadcast_shape(ndim, canonical_axes("batch_norm", ndim, axis), ctx.in_types[0].shape)
+    m, v, g, b = (R.reshape(p, shape) for p in (mean, variance, gamma, beta))
+    inv = R.multiply(R.rsqrt(R.add(v, relax.const(epsilon, "float32"))), g)
+    return R.add(R.multiply(R.subtract(x, m), inv), b)
+
+
+@lowering("layer_norm")
+def _lower_layer_norm(ctx, x, gamma, beta, axes=(-1,), epsilon=1e-3):
+    from tvm import relax
+
+    R = relax.op
+    ndim = len(ctx.in_types[0].shape)
+    axes = list(canonical_axes("layer_norm", ndim, axes))
+    shape = _broadcast_shape(ndim, axes, ctx.in_types[0].shape)
+    mean = R.mean(x, axis=axes, keepdims=True)
+    centered = R.subtract(x, mean)
+    var = R.mean(R.multiply(centered, centered), axis=axes, keepdims=True)
+    inv = R.multiply(R.rsqrt(R.add(var, relax.const(epsilon, "float32"))), R.reshape(gamma, shape))
+    return R.add(R.multiply(centered, inv), R.reshape(beta, shape))

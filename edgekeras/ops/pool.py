@@ -7,8 +7,8 @@ Keras and TensorFlow do.
 
 import numpy as np
 
-from edgekeras.ops.registry import TensorSpec, define
-from edgekeras.ops.windows import as_tuple, np_windows, window_geometry
+from edgekeras.ops.registry import TensorSpec, define, lowering
+from edgekeras.ops.windows import RELAX_LAYOUTS, as_tuple, begin_end_padding, np_windows, window_geometry
 
 
 def _geometry(op, x_shape, pool_size, strides, padding):
@@ -45,3 +45,22 @@ def _pool(name):
 
 max_pool = _pool("max_pool")
 avg_pool = _pool("avg_pool")
+
+
+def _lower_pool(name):
+    def lower(ctx, x, pool_size, strides=None, padding="valid"):
+        from tvm import relax
+
+        window, (s, _, pairs, _) = _geometry(name, ctx.in_types[0].shape, pool_size, strides, padding)
+        rank = len(window)
+        layout = RELAX_LAYOUTS[rank][0]
+        kind = "max" if name == "max_pool" else "avg"
+        pool = getattr(relax.op.nn, f"{kind}_pool{rank}d")
+        extra = {} if kind == "max" else {"count_include_pad": False}
+        return pool(x, pool_size=window, strides=s, padding=begin_end_padding(pairs), layout=layout, **extra)
+
+    return lowering(name)(lower)
+
+
+_lower_pool("max_pool")
+_lower_pool("avg_pool")

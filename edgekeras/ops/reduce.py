@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from edgekeras.ops.registry import TensorSpec, define
+from edgekeras.ops.registry import TensorSpec, define, lowering
 
 
 def canonical_axes(op, ndim, axes):
@@ -32,3 +32,17 @@ def _reduce(name, np_fn, jnp_name):
 
 reduce_mean = _reduce("reduce_mean", np.mean, "mean")
 reduce_max = _reduce("reduce_max", np.max, "max")
+
+
+def _lower_reduce(name, relax_name):
+    def lower(ctx, x, axes, keepdims=False):
+        from tvm import relax
+
+        axes = canonical_axes(name, len(ctx.in_types[0].shape), axes)
+        return getattr(relax.op, relax_name)(x, axis=list(axes), keepdims=keepdims)
+
+    return lowering(name)(lower)
+
+
+_lower_reduce("reduce_mean", "mean")
+_lower_reduce("reduce_max", "max")

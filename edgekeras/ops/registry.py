@@ -66,6 +66,17 @@ def define(name, infer, numpy, jax, macs=None):
     return op
 
 
+def lowering(name):
+    """Attach the TVM Relax lowering of op `name` (a function `(ctx, *args, **attrs) -> relax.Expr`,
+    `ctx.in_types` / `ctx.out_type` giving the IR types) where the op is defined."""
+
+    def attach(fn):
+        get(name).extras["relax"] = fn
+        return fn
+
+    return attach
+
+
 def get(name):
     try:
         return _REGISTRY[name]

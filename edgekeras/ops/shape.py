@@ -6,7 +6,7 @@ compiler sees every layer; its passes drop it.
 
 import numpy as np
 
-from edgekeras.ops.registry import TensorSpec, define
+from edgekeras.ops.registry import TensorSpec, define, lowering
 
 
 identity = define("identity", lambda specs: specs[0], lambda x: x, lambda x: x)
@@ -106,3 +106,25 @@ def _jax_concat(*xs, axis=-1):
 
 
 concatenate = define("concatenate", _concat_infer, lambda *xs, axis=-1: np.concatenate(xs, axis=axis), _jax_concat)
+
+
+@lowering("transpose")
+def _lower_transpose(ctx, x, perm):
+    from tvm import relax
+
+    return relax.op.permute_dims(x, list(perm))
+
+
+@lowering("pad")
+def _lower_pad(ctx, x, pads, value=0.0):
+    from tvm import relax
+
+    flat = [int(v) for pair in pads for v in pair]
+    return relax.op.nn.pad(x, flat, pad_value=float(value))
+
+
+@lowering("concatenate")
+def _lower_concatenate(ctx, *xs, axis=-1):
+    from tvm import relax
+
+    return relax.op.concat(list(xs), axis=axis % len(ctx.out_type.shape))

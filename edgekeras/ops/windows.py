@@ -87,3 +87,11 @@ def lax_dimension_numbers(rank):
 def numel(shape):
     """Product of known dims (None counts as 1), for MAC counts of unknown-batch graphs."""
     return int(np.prod([d or 1 for d in shape]))
+
+
+def begin_end_padding(pairs):
+    """(lo, hi) pairs as TVM's flat padding: every axis's lo, then every axis's hi."""
+    return tuple(lo for lo, _ in pairs) + tuple(hi for _, hi in pairs)
+
+
+RELAX_LAYOUTS = {1: ("NWC", "WIO"), 2: ("NHWC", "HWIO"), 3: ("NDHWC", "DHWIO")}

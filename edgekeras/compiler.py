@@ -1,0 +1,87 @@
+"""`edgekeras compile` as a function: import → optimize → lower → emit.
+
+The graph phases live in `edgekeras.passes.pipeline`; `lower` turns the optimized graph into TIR
+kernels and a memory plan (`edgekeras.codegen.build`), `emit` writes the artifact folder.
+"""
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Optional
+
+from edgekeras.codegen.artifact import BuildError, write_artifact
+from edgekeras.codegen.build import build_model
+from edgekeras.codegen.relax_kernels import LoweringError
+from edgekeras.targets import get_target
+
+
+class CompileError(ValueError):
+    pass
+
+
+@dataclass
+class CompileResult:
+    path: Optional[Path]
+    manifest: Optional[dict]
+    graph: object
+    compiled: object = None
+
+
+def _version():
+    from edgekeras import __version__
+
+    return __version__
+
+
+def format_plan(compiled):
+    """Text of the `lower` phase: kernels per node and where each tensor sits in the arena."""
+    lines = [f"lowered {compiled.name} for {compiled.target.name}: {len(compiled.kernels.funcs)} kernels, "
+             f"arena {compiled.arena_bytes} B (lower bound {compiled.lower_bound_bytes} B), "
+             f"weights {len(compiled.weights)} B"]
+    for call in compiled.calls:
+        args = ", ".join(f"{compiled.tensors[i].key}@{'w' if compiled.tensors[i].in_weights else 'a'}"
+                         f"{compiled.tensors[i].offset}" for i in call.args)
+        workspace = f" workspace {call.workspace_bytes} B @a{call.workspace_offset}" if call.workspace_bytes else ""
+        lines.append(f"  {call.symbol}({args}){workspace}   # {call.node}")
+    return "\n".join(lines)
+
+
+def _expose_intermediates(graph):
+    """Every node output becomes a graph output too (after the real ones), for per-layer checks."""
+    seen = {id(v) for v in graph.outputs}
+    for node in graph.nodes:
+        for value in node.outputs:
+            if id(value) not in seen:
+                graph.outputs.append(value)
+                seen.add(id(value))
+
+
+def compile_model(source, target="host", output_dir=None, dump_ir=None, stop_after=None, debug_outputs=False):
+    """Compile an edgekeras model or a .keras/.h5/.onnx file for `target`; returns a CompileResult."""
+    from edgekeras.frontend import import_model, source_digest
+    from edgekeras.passes.pipeline import check_phase, run_graph_phases
+
+    target = get_target(target)
+    if stop_after is not None:
+        check_phase(stop_after)
+    graph = import_model(source)
+    graph = run_graph_phases(graph, stop_after=stop_after, on_phase=(lambda p, g: dump_ir(p, str(g))) if dump_ir else None)
+    if stop_after in ("import", "optimize"):
+        return CompileResult(None, None, graph)
+    if debug_outputs:
+        _expose_intermediates(graph)
+    try:
+        compiled = build_model(graph, target, _version())
+    except LoweringError as err:
+        raise CompileError(str(err)) from None
+    if dump_ir:
+        dump_ir("lower", format_plan(compiled))
+    if stop_after == "lower":
+        return CompileResult(None, None, graph, compiled)
+    output_dir = Path(output_dir or f"{graph.name}-{target.name}")
+    try:
+        info = write_artifact(compiled, output_dir, source_digest(source))
+    except BuildError as err:
+        raise CompileError(f"Building for {target.name} failed: {err}") from None
+    if dump_ir:
+        dump_ir("emit", "\n".join(sorted(p.name for p in output_dir.iterdir())))
+    return CompileResult(output_dir, info, graph, compiled)

@@ -1,0 +1,144 @@
+"""Load a compiled artifact and run it from Python: `edgekeras.runtime.load(path).predict(x)`.
+
+Host artifacts run in-process through ctypes; artifacts for other CPUs run under their emulator
+through a small C driver (`edgekeras.harness.emulator`). Either way: NumPy in, NumPy out, any batch.
+"""
+
+import ctypes
+import hashlib
+import json
+import shutil
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+from edgekeras.targets import get_target
+
+
+class ArtifactError(ValueError):
+    pass
+
+
+def _read_manifest(path):
+    path = Path(path)
+    try:
+        manifest = json.loads((path / "manifest.json").read_text())
+    except (OSError, ValueError) as err:
+        raise ArtifactError(f"{path} is not an edgekeras artifact folder (manifest.json: {err}).") from None
+    if manifest.get("format") != "edgekeras-artifact/1":
+        raise ArtifactError(f"{path}/manifest.json has an unknown format {manifest.get('format')!r}.")
+    return manifest
+
+
+class Artifact:
+    """Common input handling; subclasses run a batch of standardized inputs."""
+
+    def __init__(self, path, manifest):
+        self.path = Path(path)
+        self.manifest = manifest
+        self.target = get_target(manifest["target"])
+
+    @property
+    def input_names(self):
+        return [spec["name"] for spec in self.manifest["inputs"]]
+
+    def _standardize(self, x):
+        specs = self.manifest["inputs"]
+        if isinstance(x, dict):
+            missing = [s["name"] for s in specs if s["name"] not in x]
+            if missing:
+                raise ArtifactError(f"Missing inputs {missing}; the artifact's inputs are {self.input_names}.")
+            arrays = [x[s["name"]] for s in specs]
+        else:
+            arrays = list(x) if isinstance(x, (list, tuple)) else [x]
+        if len(arrays) != len(specs):
+            raise ArtifactError(f"The artifact takes {len(specs)} input(s) {self.input_names}, got {len(arrays)}.")
+        out = []
+        for array, spec in zip(arrays, specs):
+            array = np.asarray(array)
+            sample = tuple(spec["shape"][1:])
+            if array.shape[1:] != sample:
+                raise ArtifactError(
+                    f"Input '{spec['name']}' expects shape (batch, {', '.join(map(str, sample))}), got {array.shape}."
+                )
+            out.append(np.ascontiguousarray(array, dtype=spec["dtype"]))
+        if len({a.shape[0] for a in out}) > 1:
+            raise ArtifactError(f"Inputs have different batch sizes: {[a.shape[0] for a in out]}.")
+        return out
+
+    def predict(self, x):
+        outputs = self._run(self._standardize(x))
+        return outputs[0] if len(outputs) == 1 else outputs
+
+
+class HostArtifact(Artifact):
+    """Runs the shared library in this process. The library is loaded from a content-named copy,
+    so recompiling into the same folder never hands back a stale, already-loaded library."""
+
+    def __init__(self, path, manifest):
+        super().__init__(path, manifest)
+        library = self.path / manifest["library"]
+        digest = hashlib.sha256(library.read_bytes()).hexdigest()[:16]
+        copy = Path(tempfile.gettempdir()) / f"edgekeras-{digest}.so"
+        if not copy.exists():
+            partial = copy.with_suffix(f".{id(self)}.tmp")
+            shutil.copy(library, partial)
+            partial.replace(copy)
+        self._lib = lib = ctypes.CDLL(str(copy))
+        for name, restype, argtypes in (
+            ("ek_model_init", ctypes.c_int, [ctypes.c_void_p, ctypes.c_size_t]),
+            ("ek_model_run", ctypes.c_int, []),
+            ("ek_model_input", ctypes.c_void_p, [ctypes.c_int]),
+            ("ek_model_output", ctypes.c_void_p, [ctypes.c_int]),
+            ("ek_model_error", ctypes.c_char_p, []),
+        ):
+            getattr(lib, name).restype = restype
+            getattr(lib, name).argtypes = argtypes
+        align = manifest["arena_align"]
+        self._arena_buffer = np.zeros(manifest["arena_bytes"] + align, np.uint8)
+        start = self._arena_buffer.ctypes.data
+        self._arena = start + (-start % align)
+
+    def _call(self, fn, *args):
+        rc = fn(*args)
+        if rc != 0:
+            raise ArtifactError(f"{self.path}: {fn.__name__} failed ({rc}): {self._lib.ek_model_error().decode()}")
+
+    def run_sample(self, arrays):
+        lib = self._lib
+        for i, array in enumerate(arrays):
+            ctypes.memmove(lib.ek_model_input(i), array.ctypes.data, array.nbytes)
+        self._call(lib.ek_model_run)
+        results = []
+        for i, spec in enumerate(self.manifest["outputs"]):
+            out = np.empty(spec["shape"], spec["dtype"])
+            ctypes.memmove(out.ctypes.data, lib.ek_model_output(i), out.nbytes)
+            results.append(out)
+        return results
+
+    def _run(self, arrays):
+        self._call(self._lib.ek_model_init, ctypes.c_void_p(self._arena), self.manifest["arena_bytes"])
+        batch = arrays[0].shape[0]
+        per_sample = [self.run_sample([a[n:n + 1] for a in arrays]) for n in range(batch)]
+        return [np.concatenate([s[i] for s in per_sample]) if batch else
+                np.empty((0,) + tuple(spec["shape"][1:]), spec["dtype"])
+                for i, spec in enumerate(self.manifest["outputs"])]
+
+
+class EmulatedArtifact(Artifact):
+    """Runs the library under the target's emulator (qemu-aarch64 / qemu-arm) via the C driver."""
+
+    def _run(self, arrays):
+        from edgekeras.harness.emulator import run_shared_library
+
+        specs = [(tuple(s["shape"][1:]), s["dtype"]) for s in self.manifest["outputs"]]
+        outputs = run_shared_library(self.target, self.path / self.manifest["library"], arrays, specs)
+        return [np.asarray(o).reshape((-1,) + shape) for o, (shape, _) in zip(outputs, specs)]
+
+
+def load(path):
+    """An object with `.predict(x)` for any artifact folder `edgekeras compile` wrote."""
+    manifest = _read_manifest(path)
+    target = get_target(manifest["target"])
+    return EmulatedArtifact(path, manifest) if target.emulated else HostArtifact(path, manifest)
