@@ -6,7 +6,7 @@ import numpy as np
 
 from edgekeras.codegen.kernels import KernelTable
 from edgekeras.codegen.memory_plan import Step, plan_memory
-from edgekeras.codegen.relax_kernels import VIEW_OPS, check_supported, lower_node
+from edgekeras.codegen.relax_kernels import VIEW_OPS, check_supported, lower_node, view_constant_inputs
 
 # Ops whose kernels read and write element i at the same index, so the output may overwrite input 0.
 INPLACE_OPS = {"relu", "sigmoid", "tanh", "elu", "gelu", "hard_sigmoid", "swish", "hard_swish",
@@ -59,6 +59,7 @@ def _align(n, alignment):
 
 def build_model(graph, target, version):
     check_supported(graph, target.name)
+    graph = graph.copy()  # lowering swaps in kernel-layout weights; the caller's graph stays as it was
     tensors, index = [], {}
 
     def entry(key, shape, dtype, in_weights=False):
@@ -78,6 +79,7 @@ def build_model(graph, target, version):
         if node.op in VIEW_OPS and not node.epilogue:
             views[key_of(node.output)] = key_of(node.inputs[0])
             continue
+        view_constant_inputs(node, graph.constant)
         lowered = lower_node(node, key_of)
         for key, (shape, dtype) in lowered.temporaries.items():
             entry(key, shape, dtype)

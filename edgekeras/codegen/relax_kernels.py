@@ -58,15 +58,33 @@ def check_supported(graph, target_name):
                 )
 
 
+def view_constant_inputs(node, make_constant):
+    """Give the op its requested input views; constant inputs are reshaped here, once, at compile time."""
+    views = get(node.op).extras.get("relax_views")
+    if not views:
+        return
+    for index, shape in views([v.type for v in node.inputs], node.attrs).items():
+        value = node.inputs[index]
+        if value.is_constant and tuple(value.type.shape) != tuple(shape):
+            node.inputs[index] = make_constant(f"{value.name}:view", value.data.reshape(shape))
+
+
 def _relax_function(node):
     from tvm import relax
 
     params = [relax.Var(f"in{i}", relax.TensorType(v.type.shape, v.type.dtype)) for i, v in enumerate(node.inputs)]
+    views = get(node.op).extras.get("relax_views")
+    types = [v.type for v in node.inputs]
     bb = relax.BlockBuilder()
     with bb.function("main", params):
         with bb.dataflow():
-            ctx = LoweringContext([v.type for v in node.inputs], node.output.type)
-            expr = bb.emit(get(node.op).extras["relax"](ctx, *params, **node.attrs))
+            args = list(params)
+            for index, shape in (views(types, node.attrs) if views else {}).items():
+                if tuple(types[index].shape) != tuple(shape):
+                    args[index] = bb.emit(relax.op.reshape(args[index], shape))
+                types[index] = types[index].with_(shape=tuple(shape))
+            ctx = LoweringContext(types, node.output.type)
+            expr = bb.emit(get(node.op).extras["relax"](ctx, *args, **node.attrs))
             for op_name, attrs in node.epilogue:
                 ctx = LoweringContext([node.output.type], node.output.type)
                 expr = bb.emit(get(op_name).extras["relax"](ctx, expr, **attrs))

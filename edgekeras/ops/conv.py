@@ -95,15 +95,11 @@ depthwise_conv = define("depthwise_conv", _depthwise_infer, _np_depthwise, _jax_
                         lambda ins, outs, **_: numel(outs[0].shape) * int(np.prod(ins[1].shape[:-2])))
 
 
-def _relax_conv(ctx, x, kernel, bias=None, groups=1, depthwise=False, **window):
+def _relax_conv(ctx, x, kernel, bias=None, groups=1, **window):
     from tvm import relax
 
     rank = len(ctx.in_types[0].shape) - 2
     s, d, pairs, _ = window_geometry("conv", ctx.in_types[0].shape, ctx.in_types[1].shape[:-2], **window)
-    if depthwise:  # (*window, C, M) holds the same bytes as a grouped kernel (*window, 1, C * M)
-        shape = ctx.in_types[1].shape
-        kernel = relax.op.reshape(kernel, shape[:-2] + (1, shape[-2] * shape[-1]))
-        groups = shape[-2]
     data_layout, kernel_layout = RELAX_LAYOUTS[rank]
     conv = getattr(relax.op.nn, f"conv{rank}d")
     y = conv(x, kernel, strides=s, padding=begin_end_padding(pairs), dilation=d, groups=groups,
@@ -116,6 +112,13 @@ def _lower_conv(ctx, x, kernel, bias=None, strides=1, padding="valid", dilation=
     return _relax_conv(ctx, x, kernel, bias, groups, strides=strides, padding=padding, dilation=dilation)
 
 
-@lowering("depthwise_conv")
+def _grouped_kernel_view(in_types, attrs):
+    """A depthwise kernel (*window, C, M) holds the bytes of a grouped kernel (*window, 1, C * M)."""
+    shape = in_types[1].shape
+    return {1: tuple(shape[:-2]) + (1, shape[-2] * shape[-1])}
+
+
+@lowering("depthwise_conv", views=_grouped_kernel_view)
 def _lower_depthwise(ctx, x, kernel, bias=None, strides=1, padding="valid", dilation=1):
-    return _relax_conv(ctx, x, kernel, bias, depthwise=True, strides=strides, padding=padding, dilation=dilation)
+    return _relax_conv(ctx, x, kernel, bias, ctx.in_types[0].shape[-1], strides=strides, padding=padding,
+                       dilation=dilation)

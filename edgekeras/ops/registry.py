@@ -66,12 +66,17 @@ def define(name, infer, numpy, jax, macs=None):
     return op
 
 
-def lowering(name):
+def lowering(name, views=None):
     """Attach the TVM Relax lowering of op `name` (a function `(ctx, *args, **attrs) -> relax.Expr`,
-    `ctx.in_types` / `ctx.out_type` giving the IR types) where the op is defined."""
+    `ctx.in_types` / `ctx.out_type` giving the IR types) where the op is defined.
+
+    `views(in_types, attrs) -> {input index: shape}` asks for inputs in another shape with the same
+    bytes (e.g. a kernel layout); weights are reshaped at compile time, activations in the kernel."""
 
     def attach(fn):
         get(name).extras["relax"] = fn
+        if views:
+            get(name).extras["relax_views"] = views
         return fn
 
     return attach
