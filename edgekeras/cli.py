@@ -1,55 +1,266 @@
-"""The `edgekeras` command line (tvmc-style). Errors are one clear line on stderr, never a traceback."""
+"""The `edgekeras` command line: compile | verify | inspect | targets.
+
+Every error is one clear line on stderr with exit code 2, never a traceback; `verify` exits 1 when
+the artifact does not match its model. `--json` prints exactly one JSON object on stdout.
+"""
 
 import argparse
+import contextlib
 import json
+import os
+import shutil
 import sys
+from pathlib import Path
 
 from edgekeras import __version__
 
+MANIFEST = "manifest.json"
 
+
+# ---- compile -------------------------------------------------------------------------------------
+def _compile(args):
+    from edgekeras.compiler import compile_model
+
+    dump = (lambda phase, text: print(f"// ---- IR after phase '{phase}' ----\n{text}")) if args.dump_ir else None
+    result = compile_model(args.model, target=args.target, output_dir=args.output, dump_ir=dump,
+                           stop_after=args.stop_after)
+    if result.path is None:
+        if not args.dump_ir:
+            print(result.graph)
+        print(f"Stopped after phase '{args.stop_after}': no artifact written.")
+        return 0
+    m = result.manifest
+    print(result.path)
+    print(f"  target {m['target']}: {len(m['ops'])} kernels, {sum(op['macs'] for op in m['ops']):,} MACs")
+    print(f"  arena {m['arena_bytes']:,} B (lower bound {m['arena_lower_bound_bytes']:,} B), "
+          f"weights {m['weight_bytes']:,} B")
+    return 0
+
+
+# ---- verify --------------------------------------------------------------------------------------
+def _verify(args):
+    from edgekeras.harness.verify import verify
+
+    with _stdout_to_stderr() if args.json else contextlib.nullcontext():
+        report = verify(args.model, args.artifact, data=args.data, reference=args.reference,
+                        per_layer=args.per_layer, atol=args.atol, min_agreement=args.min_agreement)
+    if args.json:
+        print(json.dumps(report))
+    else:
+        _print_verify(report, args.atol)
+    return 0 if report["passed"] else 1
+
+
+def _print_verify(report, atol):
+    print(f"{report['artifact']} ({report['target']}) vs {report['model']} ({report['reference']}), "
+          f"{report['samples']} samples, atol {atol:g}")
+    columns = {"max_abs_error": "max abs err", "rmse": "rmse", "rel_l2": "rel L2", "cosine": "cosine",
+               "top1_agreement": "top-1 agree", "accuracy_reference": "acc (ref)", "accuracy_artifact": "acc (art)"}
+    print(f"  {'output':<24}" + "".join(f"{title:>12}" for title in columns.values()) + "  result")
+    for out in report["outputs"]:
+        cells = "".join(f"{out[c]:>12.4g}" if c in out else f"{'-':>12}" for c in columns)
+        print(f"  {out['name']:<24}{cells}  {'ok' if out['passed'] else 'FAIL'}")
+    if "per_layer" in report:
+        layers = report["per_layer"]
+        print(f"  per layer ({len(layers['layers'])} values):")
+        for row in layers["layers"]:
+            print(f"    {row['layer'] or '-':<32} {row['op']:<16} {row['value']:<28} max_abs_error "
+                  f"{row['max_abs_error']:.3g}{'' if row['passed'] else '  FAIL'}")
+        first = layers["first_failing_layer"]
+        print(f"  first layer over atol: {first}" if first else "  every layer within atol")
+    print("PASSED" if report["passed"] else "FAILED")
+
+
+@contextlib.contextmanager
+def _stdout_to_stderr():
+    """Keep stdout for the one JSON object: anything libraries print (Python or C) goes to stderr."""
+    sys.stdout.flush()
+    try:
+        saved = os.dup(1)
+    except OSError:
+        saved = None
+    try:
+        if saved is not None:
+            os.dup2(2, 1)
+        with contextlib.redirect_stdout(sys.stderr):
+            yield
+    finally:
+        if saved is not None:
+            sys.stdout.flush()
+            os.dup2(saved, 1)
+            os.close(saved)
+
+
+# ---- inspect -------------------------------------------------------------------------------------
 def _inspect(args):
-    from edgekeras.models import load_model
-    from edgekeras.models.summary import layer_macs, weight_bytes
-
-    model = load_model(args.model, compile=False)
-    rows = [
-        {"name": layer.name, "class_name": type(layer).__name__, "params": layer.count_params(),
-         "macs": layer_macs(model, layer)}
-        for layer in model.layers
-    ]
-    report = {
-        "model": model.name,
-        "layers": rows,
-        "params": model.count_params(),
-        "weight_bytes": weight_bytes(model),
-        "macs": sum(r["macs"] for r in rows),
-    }
+    if Path(args.model).is_dir():
+        report, model = _inspect_artifact(Path(args.model)), None
+    else:
+        report, model = _inspect_model(args.model)
     if args.json:
         print(json.dumps(report, indent=2))
+    elif "artifact" in report:
+        _print_artifact(report)
     else:
+        _print_model(report, model)
+    return 0
+
+
+def _inspect_artifact(folder):
+    path = folder / MANIFEST
+    try:
+        manifest = json.loads(path.read_text())
+        ops = manifest["ops"]
+        report = {"artifact": str(folder), "target": manifest["target"], "inputs": manifest["inputs"],
+                  "outputs": manifest["outputs"], "ops": ops, "macs": sum(op["macs"] for op in ops),
+                  "arena_bytes": manifest["arena_bytes"],
+                  "arena_lower_bound_bytes": manifest["arena_lower_bound_bytes"],
+                  "weight_bytes": manifest["weight_bytes"]}
+    except FileNotFoundError:
+        raise ValueError(f"{folder} is a folder without {MANIFEST}: not an edgekeras artifact.") from None
+    except (json.JSONDecodeError, KeyError, TypeError) as err:
+        raise ValueError(f"{path} is not a valid edgekeras manifest ({type(err).__name__}: {err}).") from None
+    return report
+
+
+def _print_artifact(report):
+    print(f"Artifact {report['artifact']} for target {report['target']}")
+    for kind in ("inputs", "outputs"):
+        for spec in report[kind]:
+            print(f"  {kind[:-1]:<7} {spec['name']:<28} {spec['dtype']}{list(spec['shape'])}")
+    print(f"  {'kernel':<32} {'op':<18} {'layer':<32} {'MACs':>14}")
+    for op in report["ops"]:
+        print(f"  {op['name']:<32} {op['op']:<18} {op['layer'] or '-':<32} {op['macs']:>14,}")
+    print(f" Total MACs: {report['macs']:,}")
+    print(f" Arena bytes: {report['arena_bytes']:,} (lower bound {report['arena_lower_bound_bytes']:,})")
+    print(f" Weight bytes: {report['weight_bytes']:,}")
+
+
+def _inspect_model(path):
+    from edgekeras.frontend import ModelImportError, import_model
+
+    if Path(path).suffix.lower() == ".onnx":
+        graph = import_model(path)
+        ops = [{"name": n.name, "op": n.op, "macs": _node_macs(n)} for n in graph.nodes]
+        return {"model": graph.name, "ops": ops, "ir_ops": len(ops), "macs": sum(o["macs"] for o in ops),
+                "weight_bytes": sum(v.type.nbytes for v in graph.constants())}, None
+    from edgekeras.frontend import from_keras_model
+    from edgekeras.frontend.files import load_keras_file
+    from edgekeras.models.summary import layer_macs, weight_bytes
+
+    model = load_keras_file(path)
+    rows = [{"name": layer.name, "class_name": type(layer).__name__, "params": layer.count_params(),
+             "macs": layer_macs(model, layer)} for layer in model.layers]
+    report = {"model": model.name, "layers": rows, "params": model.count_params(),
+              "weight_bytes": weight_bytes(model), "macs": sum(r["macs"] for r in rows)}
+    try:
+        report["ir_ops"] = len(from_keras_model(model).nodes)
+    except ModelImportError as err:
+        report.update(ir_ops=None, ir_error=str(err))
+    return report, model
+
+
+def _print_model(report, model):
+    """Keras's summary for Keras files, the IR op table for ONNX files; then bytes and IR op count."""
+    if model is not None:
         model.summary()
-        print(f" Weight bytes: {report['weight_bytes']:,}")
+    else:
+        print(f"Model {report['model']} (ONNX, as edgekeras IR)")
+        for op in report["ops"]:
+            print(f"  {op['name']:<32} {op['op']:<18} {op['macs']:>14,} MACs")
+        print(f" Total MACs: {report['macs']:,}")
+    print(f" Weight bytes: {report['weight_bytes']:,}")
+    print(f" IR ops: {report['ir_ops']}" if report["ir_ops"] is not None else f" IR ops: none ({report['ir_error']})")
+
+
+def _node_macs(node):
+    from edgekeras.ops.registry import get
+
+    return get(node.op).count_macs([v.type for v in node.inputs], [v.type for v in node.outputs], node.attrs)
+
+
+# ---- targets -------------------------------------------------------------------------------------
+def _targets(args):
+    from edgekeras.targets import all_targets
+
+    rows = [_target_row(t) for t in all_targets()]
+    if args.json:
+        print(json.dumps({"targets": rows}, indent=2))
+        return 0
+    print(f"{'target':<10} {'aliases':<14} {'kind':<7} {'compiler':<28} {'emulator':<28} description")
+    for row in rows:
+        cc, emu = row["compiler"], row["emulator"]
+        cc_text = f"{cc['command']} ({'ok' if cc['installed'] else 'apt-get install ' + cc['package']})"
+        emu_text = ("native" if emu is None else
+                    f"{emu['command']} ({'ok' if emu['installed'] else 'apt-get install ' + emu['package']})")
+        print(f"{row['name']:<10} {', '.join(row['aliases']) or '-':<14} {row['kind']:<7} {cc_text:<28} "
+              f"{emu_text:<28} {row['description']}")
+    return 0
+
+
+def _target_row(target):
+    def tool(command, package):
+        return {"command": command, "package": package, "installed": shutil.which(command) is not None}
+
+    return {"name": target.name, "aliases": list(target.aliases), "description": target.description,
+            "kind": target.kind, "compiler": tool(target.cc, target.cc_package),
+            "emulator": tool(target.emulator[0], target.emulator_package) if target.emulator else None}
+
+
+# ---- parser --------------------------------------------------------------------------------------
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a usage error is one line (not the usage block) and exit code 2."""
+
+    def error(self, message):
+        self.exit(2, f"{self.prog}: error: {message}\n")
 
 
 def build_parser():
-    parser = argparse.ArgumentParser(prog="edgekeras", description="Keras models to edge targets.")
+    parser = _Parser(prog="edgekeras", description="Keras models to edge targets.")
     parser.add_argument("--version", action="version", version=f"edgekeras {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
-    inspect = sub.add_parser("inspect", help="layers, parameters, MACs per layer and weight bytes of a model file")
-    inspect.add_argument("model", help="a .keras or legacy .h5 model file")
-    inspect.add_argument("--json", action="store_true", help="print one JSON object")
-    inspect.set_defaults(run=_inspect)
+
+    cmd = sub.add_parser("compile", help="compile a model to a shared library + C runtime artifact")
+    cmd.add_argument("model", help="a .keras, legacy .h5 or .onnx model file")
+    cmd.add_argument("--target", required=True, help="target name or alias (see `edgekeras targets`), or a .toml")
+    cmd.add_argument("-o", "--output", help="artifact folder (default: chosen by the compiler)")
+    cmd.add_argument("--dump-ir", action="store_true", help="print the IR after each phase")
+    cmd.add_argument("--stop-after", metavar="PHASE", help="stop after this phase (import, optimize, ...)")
+    cmd.set_defaults(run=_compile)
+
+    cmd = sub.add_parser("verify", help="check an artifact against its model on the same inputs")
+    cmd.add_argument("model", help="the model file the artifact was compiled from")
+    cmd.add_argument("artifact", help="the artifact folder written by `edgekeras compile`")
+    cmd.add_argument("--data", help=".npz with arrays named after the inputs (or one 'x'), optional labels 'y'")
+    cmd.add_argument("--reference", default="edgekeras", choices=("edgekeras", "keras", "onnxruntime"))
+    cmd.add_argument("--per-layer", action="store_true", help="compare every intermediate value, name the first bad layer")
+    cmd.add_argument("--atol", type=float, default=1e-4, help="largest absolute error that passes (default 1e-4)")
+    cmd.add_argument("--min-agreement", type=float, default=1.0,
+                     help="smallest top-1 agreement that passes, for classifier outputs (default 1.0)")
+    cmd.add_argument("--json", action="store_true", help="print one JSON object")
+    cmd.set_defaults(run=_verify)
+
+    cmd = sub.add_parser("inspect", help="layers, MACs and bytes of a model file or an artifact folder")
+    cmd.add_argument("model", metavar="MODEL|ARTIFACT", help="a .keras, .h5 or .onnx file, or an artifact folder")
+    cmd.add_argument("--json", action="store_true", help="print one JSON object")
+    cmd.set_defaults(run=_inspect)
+
+    cmd = sub.add_parser("targets", help="the compilation targets and whether their tools are installed")
+    cmd.add_argument("--json", action="store_true", help="print one JSON object")
+    cmd.set_defaults(run=_targets)
     return parser
 
 
 def main(argv=None):
-    args = build_parser().parse_args(argv)
     try:
-        args.run(args)
-    except (ValueError, OSError) as err:
-        print(f"edgekeras {args.command}: error: {err}", file=sys.stderr)
+        args = build_parser().parse_args(argv)
+    except SystemExit as exit_:
+        return exit_.code
+    try:
+        return args.run(args)
+    except (ValueError, OSError, RuntimeError) as err:  # ToolMissingError and TVM errors are RuntimeErrors
+        print(f"edgekeras {args.command}: error: {' '.join(str(err).split())}", file=sys.stderr)
         return 2
-    return 0
 
 
 if __name__ == "__main__":

@@ -1,11 +1,18 @@
-"""`make demo`: train a small CNN on scikit-learn's digits with edgekeras and save model.keras."""
+"""`make demo`: train a small CNN on scikit-learn's digits with edgekeras, save model.keras, then
+compile it for the host (x86-64) and for `arm` (AArch64, run under QEMU), verify both artifacts
+against the model on the held-out digits and print the parity report and the memory figures."""
 
 import os
 import sys
+import time
+
+import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import edgekeras as keras  # noqa: E402
+from edgekeras.compiler import compile_model  # noqa: E402
+from edgekeras.harness.verify import verify  # noqa: E402
 from digits_data import load_digits_split  # noqa: E402
 
 OUT_DIR = os.environ.get("EDGEKERAS_DEMO_OUT", "out")
@@ -40,6 +47,28 @@ def main():
     print(f"Saved {path}")
     if accuracy < 0.95:
         sys.exit(f"Demo accuracy {accuracy:.4f} is below the 0.95 bar.")
+    data = os.path.join(OUT_DIR, "digits_test.npz")
+    np.savez(data, x=x_test, y=y_test)
+    if not all(compile_and_verify(path, target, data) for target in ("host", "arm")):
+        sys.exit("An artifact does not match the model.")
+
+
+def compile_and_verify(model_path, target, data):
+    """`edgekeras compile` + `edgekeras verify`, as functions; returns whether parity holds."""
+    start = time.perf_counter()
+    result = compile_model(model_path, target=target, output_dir=os.path.join(OUT_DIR, f"digits_cnn-{target}"))
+    seconds = time.perf_counter() - start
+    m = result.manifest
+    report = verify(model_path, result.path, data=data)
+    out = report["outputs"][0]
+    print(f"\n[{m['target']}] {result.path}: compiled in {seconds:.1f} s, {m['kernels']} kernels, "
+          f"arena {m['arena_bytes']:,} B (lower bound {m['arena_lower_bound_bytes']:,} B), "
+          f"weights {m['weight_bytes']:,} B, {m['macs']:,} MACs")
+    print(f"[{m['target']}] parity on {report['samples']} digits: max_abs_error {out['max_abs_error']:.2e}, "
+          f"rmse {out['rmse']:.2e}, cosine {out['cosine']:.6f}, top-1 agreement {out['top1_agreement']:.2%}, "
+          f"accuracy model {out['accuracy_reference']:.4f} / artifact {out['accuracy_artifact']:.4f} -> "
+          f"{'PASS' if report['passed'] else 'FAIL'}")
+    return report["passed"]
 
 
 if __name__ == "__main__":

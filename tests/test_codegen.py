@@ -59,6 +59,8 @@ def _zoo_graph():
     op("pad", [x], pads=((0, 0), (1, 2), (0, 1), (0, 0)))
     op("concatenate", [x, x], axis=-1)
     op("cast", [x], dtype="int32")
+    op("upsample", [x], scale=2)
+    op("upsample", [x], scale=(2, 3), method="bilinear")
     op("dense", [x, _const(g, "dk3", (4, 7)), _const(g, "dbias", (7,))])
     op("dense", [v, _const(g, "vk", (5, 3))])
     flat = g.add_node("reshape", [x], {"shape": (-1,)}).output
@@ -108,8 +110,9 @@ def test_same_model_gives_byte_identical_artifact(tmp_path):
 def test_unsupported_op_names_op_layer_and_supported_set():
     g = Graph("up")
     x = g.add_input("x", (1, 4, 4, 2))
-    g.outputs = [g.add_node("upsample", [x], {"scale": 2}, layer="up_sampling2d").output]
-    with pytest.raises(LoweringError, match=r"'upsample' \(layer 'up_sampling2d'\).*Supported ops: .*conv"):
+    k = g.constant("k", np.ones((2, 2, 3, 2), "float32"))
+    g.outputs = [g.add_node("conv_transpose", [x, k], {"strides": 2}, layer="conv2d_transpose").output]
+    with pytest.raises(LoweringError, match=r"'conv_transpose' \(layer 'conv2d_transpose'\).*Supported ops: .*conv"):
         build_model(g, get_target("host"), "test")
 
 

@@ -7,7 +7,7 @@ jax.image.resize without antialiasing).
 
 import numpy as np
 
-from edgekeras.ops.registry import TensorSpec, define
+from edgekeras.ops.registry import TensorSpec, define, lowering
 from edgekeras.ops.windows import as_tuple, check_rank
 
 
@@ -64,3 +64,18 @@ def _jax(x, scale, method="nearest"):
 
 
 upsample = define("upsample", _infer, _numpy, _jax)
+
+
+@lowering("upsample")
+def _lower(ctx, x, scale, method="nearest"):
+    """2-D only (TVM's resize2d): nearest repeats cells (asymmetric, floor), bilinear uses half-pixel centres."""
+    from tvm import relax
+
+    shape = ctx.in_types[0].shape
+    if len(shape) != 4:
+        raise ValueError(f"upsample: only 2-D (NHWC) inputs compile, got shape {shape}.")
+    size = tuple(d * s for d, s in zip(shape[1:3], _scale(shape, scale, method)))
+    if method == "nearest":
+        return relax.op.image.resize2d(x, size, layout="NHWC", method="nearest_neighbor",
+                                       coordinate_transformation_mode="asymmetric", rounding_method="floor")
+    return relax.op.image.resize2d(x, size, layout="NHWC", method="linear", coordinate_transformation_mode="half_pixel")

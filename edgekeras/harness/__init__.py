@@ -1,0 +1,1 @@
+"""The parity harness: metrics, references and emulators that prove an artifact computes what its model computes."""

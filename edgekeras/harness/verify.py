@@ -1,0 +1,143 @@
+"""`verify`: run a compiled artifact and a reference on the same inputs and report parity per output.
+
+With `per_layer`, the model is compiled once more with every intermediate IR value as an extra
+output and each is held against the NumPy interpreter on the imported IR, in execution order, so a
+failure names the first layer that goes wrong (TFLM's layer-by-layer debugger, in one call).
+"""
+
+import tempfile
+import zipfile
+
+import numpy as np
+
+from edgekeras.harness.metrics import accuracy, compare, is_classifier
+from edgekeras.harness.references import as_list, predictor
+
+RANDOM_BATCH = 8
+RANDOM_SEED = 0
+
+
+class DataError(ValueError):
+    """A data file that cannot feed the model (unreadable, arrays missing, wrong shapes, NaN)."""
+
+
+def verify(model_path, artifact_path, data=None, reference="edgekeras", per_layer=False, atol=1e-4,
+           min_agreement=1.0):
+    """The parity report (a JSON-ready dict) of the artifact at `artifact_path` against `model_path`."""
+    from edgekeras.runtime import load
+
+    if not atol >= 0:
+        raise ValueError(f"atol must be >= 0, got {atol}.")
+    if not 0 <= min_agreement <= 1:
+        raise ValueError(f"min_agreement must lie in [0, 1], got {min_agreement}.")
+    artifact = load(artifact_path)
+    specs = artifact.manifest["inputs"]
+    inputs, labels = load_data(data, specs) if data is not None else (random_inputs(specs), None)
+    expected = predictor(model_path, reference)(inputs)
+    actual = as_list(artifact.predict(inputs))
+    names = [spec["name"] for spec in artifact.manifest["outputs"]]
+    if not len(expected) == len(actual) == len(names):
+        raise ValueError(f"The model has {len(expected)} outputs but the artifact {len(actual)}: "
+                         f"{artifact_path} was not compiled from {model_path}.")
+    for name, ref, act in zip(names, expected, actual):
+        if ref.shape != act.shape:
+            raise ValueError(f"Output '{name}' of {artifact_path} has shape {act.shape} but the model's has "
+                             f"{ref.shape}: the artifact was not compiled from {model_path}.")
+    outputs = [_output_report(name, ref, act, labels, atol, min_agreement)
+               for name, ref, act in zip(names, expected, actual)]
+    report = {
+        "model": str(model_path), "artifact": str(artifact_path), "target": artifact.manifest["target"],
+        "reference": reference, "samples": int(len(inputs[0])), "outputs": outputs,
+        "passed": all(o["passed"] for o in outputs),
+    }
+    if per_layer:
+        report["per_layer"] = layer_report(model_path, artifact.manifest["target"], inputs, atol)
+    return report
+
+
+def _output_report(name, reference, actual, labels, atol, min_agreement):
+    row = {"name": name, **compare(reference, actual)}
+    if labels is not None and is_classifier(np.asarray(reference)):
+        row["accuracy_reference"] = accuracy(reference, labels)
+        row["accuracy_artifact"] = accuracy(actual, labels)
+    row["passed"] = bool(row["max_abs_error"] <= atol and row.get("top1_agreement", 1.0) >= min_agreement)
+    return row
+
+
+def layer_report(model_path, target, inputs, atol):
+    """Every intermediate value of a debug build against the interpreter: {"layers", "first_failing_layer"}."""
+    from edgekeras.compiler import compile_model
+    from edgekeras.frontend import import_model
+    from edgekeras.ir.interpreter import run
+    from edgekeras.runtime import load
+
+    with tempfile.TemporaryDirectory(prefix="edgekeras-verify-") as tmp:
+        debug = load(compile_model(model_path, target=target, output_dir=tmp, debug_outputs=True).path)
+        names = [spec["name"] for spec in debug.manifest["outputs"]]
+        actual = dict(zip(names, as_list(debug.predict(inputs))))
+    graph = import_model(model_path)
+    expected = run(graph, list(inputs), keep_all=True)
+    rows = []
+    for node in graph.nodes:
+        for value in node.outputs:
+            if value.name in actual:
+                error = compare(expected[value.name], actual[value.name])["max_abs_error"]
+                rows.append({"value": value.name, "op": node.op, "layer": node.layer, "max_abs_error": error,
+                             "passed": bool(error <= atol)})
+    first = next((row["layer"] or row["value"] for row in rows if not row["passed"]), None)
+    return {"layers": rows, "first_failing_layer": first}
+
+
+def random_inputs(specs, batch=RANDOM_BATCH, seed=RANDOM_SEED):
+    """Seeded inputs of the manifest's shapes: standard normal floats, 0/1 for integer inputs (safe ids)."""
+    rng = np.random.default_rng(seed)
+    arrays = []
+    for spec in specs:
+        shape, dtype = (batch, *_sample_shape(spec)), np.dtype(spec["dtype"])
+        sample = rng.integers(0, 2, shape) if dtype.kind in "iu" else rng.standard_normal(shape)
+        arrays.append(sample.astype(dtype))
+    return arrays
+
+
+def load_data(path, specs):
+    """(input arrays in manifest order, labels or None) from an .npz holding arrays named after the
+    inputs, or a single `x`, and optionally labels `y`."""
+    try:
+        with np.load(path, allow_pickle=False) as npz:
+            arrays = {name: npz[name] for name in npz.files}
+    except (OSError, ValueError, zipfile.BadZipFile, EOFError) as err:
+        raise DataError(f"Cannot read data file {path}: {err}") from None
+    names = [spec["name"] for spec in specs]
+    if all(name in arrays for name in names):
+        chosen = [(name, arrays[name]) for name in names]
+    elif len(names) == 1 and "x" in arrays:
+        chosen = [("x", arrays["x"])]
+    else:
+        raise DataError(f"Data file {path} holds {sorted(arrays)}; it needs arrays named after the model inputs "
+                        f"{names}" + (" or a single 'x'." if len(names) == 1 else "."))
+    inputs = [_checked(path, key, array, spec) for (key, array), spec in zip(chosen, specs)]
+    samples = {len(a) for a in inputs}
+    if len(samples) != 1:
+        raise DataError(f"Data file {path}: the input arrays hold different numbers of samples {sorted(samples)}.")
+    labels = arrays.get("y")
+    if labels is not None and (labels.ndim == 0 or len(labels) != len(inputs[0])):
+        raise DataError(f"Data file {path}: labels 'y' of shape {labels.shape} do not match "
+                        f"{len(inputs[0])} samples.")
+    return inputs, labels
+
+
+def _checked(path, key, array, spec):
+    want = _sample_shape(spec)
+    if array.dtype.kind not in "biuf":
+        raise DataError(f"Data file {path}: array '{key}' has dtype {array.dtype}; numbers are needed.")
+    if array.ndim != len(want) + 1 or tuple(array.shape[1:]) != want or len(array) == 0:
+        raise DataError(f"Data file {path}: array '{key}' has shape {array.shape}; input '{spec['name']}' needs "
+                        f"(samples, {', '.join(map(str, want))}).")
+    if array.dtype.kind == "f" and not np.all(np.isfinite(array)):
+        raise DataError(f"Data file {path}: array '{key}' holds NaN or infinite values.")
+    return array.astype(spec["dtype"])
+
+
+def _sample_shape(spec):
+    """The manifest's shapes carry batch 1 in front; data carries any number of samples there."""
+    return tuple(int(d) for d in spec["shape"][1:])
