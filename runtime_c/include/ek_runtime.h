@@ -57,9 +57,10 @@ typedef struct {
   uint32_t arena_align;
 } ek_model_t;
 
-/* Checks that `arena` is big and aligned enough for `model`. */
+/* Checks that `arena` is big and aligned enough for `model` and that the descriptor stays inside it. */
 int ek_check_arena(const ek_model_t *model, const void *arena, size_t arena_bytes);
-/* Runs every kernel of `model` once; returns EK_OK or an EK_ERR_* code (message: ek_last_error). */
+/* Runs every kernel of `model` once; returns EK_OK or an EK_ERR_* code (message: ek_last_error).
+ * A NULL arena (model not initialized) is EK_ERR_ARENA. */
 int ek_run(const ek_model_t *model, uint8_t *arena);
 /* Address of tensor `index` given the arena (weights resolve to the const blob). */
 void *ek_tensor_data(const ek_model_t *model, uint8_t *arena, uint16_t index);

@@ -13,10 +13,7 @@ int ek_model_init(void *arena, size_t arena_bytes) {
   return rc;
 }
 
-int ek_model_run(void) {
-  if (bound_arena == NULL) return EK_ERR_ARENA;
-  return ek_run(&ek_model_desc, bound_arena);
-}
+int ek_model_run(void) { return ek_run(&ek_model_desc, bound_arena); }
 
 int ek_model_num_inputs(void) { return ek_model_desc.num_inputs; }
 int ek_model_num_outputs(void) { return ek_model_desc.num_outputs; }
@@ -27,7 +24,7 @@ static void *io_data(const uint16_t *list, uint16_t count, int index) {
 }
 
 static size_t io_bytes(const uint16_t *list, uint16_t count, int index) {
-  if (index < 0 || index >= count) return 0;
+  if (index < 0 || index >= count || list[index] >= ek_model_desc.num_tensors) return 0;
   return ek_model_desc.tensors[list[index]].nbytes;
 }
 
