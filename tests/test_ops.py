@@ -44,6 +44,7 @@ CASES += [
     case("maximum", [f32(2, 3, 4), f32(2, 3, 1)], batched=2),
     case("minimum", [f32(2, 3, 4), f32(3, 4)]),
     case("reshape", [f32(2, 3, 4)], shape=(4, -1)),
+    case("identity", [f32(2, 3, 4)]),
     case("transpose", [f32(2, 3, 4)], perm=(0, 2, 1)),
     case("pad", [f32(2, 3, 4, 2)], pads=((0, 0), (1, 2), (0, 3), (0, 0))),
     case("concatenate", [f32(2, 3, 4), f32(2, 3, 1), f32(2, 3, 2)], batched=3, axis=-1),
