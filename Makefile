@@ -42,6 +42,7 @@ test: setup
 
 bench: setup
 	$(PY) benchmarks/train_throughput.py
+	$(PY) benchmarks/compile_latency.py
 
 clean:
 	rm -rf $(VENV) build out *.egg-info

@@ -14,6 +14,9 @@ import time
 
 import numpy as np
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "examples"))
+import model_zoo  # noqa: E402
+
 BATCH = 64
 STEPS = 200
 FRAMEWORKS = {
@@ -24,18 +27,9 @@ FRAMEWORKS = {
 
 
 def build(keras, name):
-    layers = keras.layers
     if name == "digits_cnn":
-        return keras.Sequential([
-            keras.Input(shape=(8, 8, 1)),
-            layers.Conv2D(16, 3, padding="same", activation="relu"),
-            layers.BatchNormalization(),
-            layers.MaxPooling2D(2),
-            layers.Conv2D(32, 3, padding="same", activation="relu"),
-            layers.GlobalAveragePooling2D(),
-            layers.Dropout(0.2),
-            layers.Dense(10, activation="softmax"),
-        ]), (8, 8, 1)
+        return model_zoo.ARCHITECTURES["digits_cnn"](keras), model_zoo.INPUT_SHAPES["digits_cnn"]
+    layers = keras.layers
     return keras.Sequential([
         keras.Input(shape=(64,)),
         layers.Dense(256, activation="relu"),

@@ -117,6 +117,22 @@ class HostArtifact(Artifact):
             results.append(out)
         return results
 
+    def time_runs(self, x, runs=100, warmup=10):
+        """Seconds of each bare `ek_model_run` on one sample `x` (inputs copied in once, no Python
+        conversion inside the timed region): the figure to hold against other runtimes."""
+        import time
+
+        sample = [a[:1] for a in self._standardize(x)]
+        self._call(self._lib.ek_model_init, ctypes.c_void_p(self._arena), self.manifest["arena_bytes"])
+        self.run_sample(sample)
+        run, times = self._lib.ek_model_run, []
+        for i in range(warmup + runs):
+            start = time.perf_counter()
+            run()
+            if i >= warmup:
+                times.append(time.perf_counter() - start)
+        return times
+
     def _run(self, arrays):
         self._call(self._lib.ek_model_init, ctypes.c_void_p(self._arena), self.manifest["arena_bytes"])
         batch = arrays[0].shape[0]

@@ -14,27 +14,15 @@ import edgekeras as keras  # noqa: E402
 from edgekeras.compiler import compile_model  # noqa: E402
 from edgekeras.harness.verify import verify  # noqa: E402
 from digits_data import load_digits_split  # noqa: E402
+from model_zoo import ARCHITECTURES  # noqa: E402
 
 OUT_DIR = os.environ.get("EDGEKERAS_DEMO_OUT", "out")
-
-
-def build_model():
-    return keras.Sequential([
-        keras.Input(shape=(8, 8, 1)),
-        keras.layers.Conv2D(16, 3, padding="same", activation="relu"),
-        keras.layers.BatchNormalization(),
-        keras.layers.MaxPooling2D(2),
-        keras.layers.Conv2D(32, 3, padding="same", activation="relu"),
-        keras.layers.GlobalAveragePooling2D(),
-        keras.layers.Dropout(0.2),
-        keras.layers.Dense(10, activation="softmax"),
-    ], name="digits_cnn")
 
 
 def main():
     keras.utils.set_random_seed(0)
     (x_train, y_train), (x_test, y_test) = load_digits_split()
-    model = build_model()
+    model = ARCHITECTURES["digits_cnn"](keras)
     model.summary()
     model.compile(optimizer=keras.optimizers.Adam(1e-2), loss="sparse_categorical_crossentropy", metrics=["accuracy"])
     history = model.fit(x_train, y_train, batch_size=64, epochs=30, validation_split=0.1, verbose=2)

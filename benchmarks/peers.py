@@ -1,0 +1,51 @@
+"""Single-thread latency of the peers edgekeras is measured against: ONNX Runtime and LiteRT.
+
+Both are pinned to one thread (ORT: intra- and inter-op pools of 1; LiteRT: num_threads=1) so the
+comparison with the single-threaded C runtime is fair. Every helper returns per-call seconds.
+"""
+
+import time
+
+import numpy as np
+
+
+def time_calls(fn, min_runs=20, max_runs=2000, budget_s=1.0, warmup=3):
+    """Seconds per call of `fn()`: at least `min_runs` calls, more until `budget_s` is spent."""
+    for _ in range(warmup):
+        fn()
+    times = []
+    start = time.perf_counter()
+    while len(times) < min_runs or (len(times) < max_runs and time.perf_counter() - start < budget_s):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return np.asarray(times)
+
+
+def onnxruntime_runner(path, x):
+    """(run, output): a one-thread ONNX Runtime session bound to the single sample `x`."""
+    import onnxruntime
+
+    options = onnxruntime.SessionOptions()
+    options.intra_op_num_threads = 1
+    options.inter_op_num_threads = 1
+    session = onnxruntime.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+    feed = {session.get_inputs()[0].name: x}
+    return (lambda: session.run(None, feed)), session.run(None, feed)[0]
+
+
+def litert_runner(path, x):
+    """(run, output): a one-thread LiteRT interpreter with the single sample `x` set as input."""
+    from ai_edge_litert.interpreter import Interpreter
+
+    interpreter = Interpreter(model_path=str(path), num_threads=1)
+    interpreter.allocate_tensors()
+    input_index = interpreter.get_input_details()[0]["index"]
+    output_index = interpreter.get_output_details()[0]["index"]
+
+    def run():
+        interpreter.set_tensor(input_index, x)
+        interpreter.invoke()
+        return interpreter.get_tensor(output_index)
+
+    return run, run()
