@@ -5,7 +5,6 @@ all built in a scratch folder under fixed relative names, so no path, time or ra
 the output and the same inputs give the same bytes.
 """
 
-import hashlib
 import json
 import shutil
 import subprocess
@@ -129,6 +128,3 @@ def write_artifact(compiled, output_dir, source_sha256):
     (output_dir / "README.md").write_text(readme(compiled))
     return info
 
-
-def file_sha256(path):
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
