@@ -51,14 +51,10 @@ def _digits_cnn(keras):
     ], name="digits_cnn")
 
 
-def _mlp(keras):
+def _mlp(keras, units=(64, 32)):
     L = keras.layers
-    return keras.Sequential([
-        keras.Input(shape=(64,)),
-        L.Dense(64, activation="relu"),
-        L.Dense(32, activation="relu"),
-        L.Dense(10, activation="softmax"),
-    ], name="mlp")
+    hidden = [L.Dense(n, activation="relu") for n in units]
+    return keras.Sequential([keras.Input(shape=(64,)), *hidden, L.Dense(10, activation="softmax")], name="mlp")
 
 
 def _bn_relu(keras, x, max_value=None):

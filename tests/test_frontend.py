@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 import edgekeras as keras
+from edgekeras.frontend.keras_model import all_layers
 from edgekeras.frontend import ModelImportError, import_model, source_digest
 from edgekeras.ir.interpreter import run
 
@@ -38,14 +39,7 @@ def assert_traces(model, inputs, atol=1e-5):
 
 
 def inbound_counts(model):
-    seen, out, stack = set(), [], [model]
-    while stack:
-        layer = stack.pop()
-        if id(layer) not in seen:
-            seen.add(id(layer))
-            out.append((layer.name, len(layer._inbound_nodes)))
-            stack.extend(layer._layers)
-    return sorted(out)
+    return sorted((layer.name, len(layer._inbound_nodes)) for layer in all_layers(model))
 
 
 # ---- tracing edgekeras models ---------------------------------------------------------------------

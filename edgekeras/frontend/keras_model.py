@@ -27,7 +27,7 @@ def from_keras_model(model):
     args = dict(zip(names, tensors)) if isinstance(getattr(model, "_build_shapes", None), dict) else tensors
     if not isinstance(args, dict) and len(args) == 1:
         args = args[0]
-    layers = _all_layers(model)
+    layers = all_layers(model)
     sizes = [len(layer._inbound_nodes) for layer in layers]
     try:
         with OpRecorder() as recorder:
@@ -71,7 +71,7 @@ def _input_specs(model):
     return names, specs
 
 
-def _all_layers(model):
+def all_layers(model):
     """The model and every (sub)layer below it, each once."""
     seen, order, stack = set(), [], [model]
     while stack:
