@@ -23,7 +23,9 @@ def _compile(args):
 
     dump = (lambda phase, text: print(f"// ---- IR after phase '{phase}' ----\n{text}")) if args.dump_ir else None
     result = compile_model(args.model, target=args.target, output_dir=args.output, dump_ir=dump,
-                           stop_after=args.stop_after)
+                           stop_after=args.stop_after, quantize=args.quantize, calib=args.calib,
+                           calib_samples=args.calib_samples, io=args.io, observer=args.observer,
+                           observers=dict(_observer_override(o) for o in args.observe), keep_float=args.keep_float)
     if result.path is None:
         if not args.dump_ir:
             print(result.graph)
@@ -34,7 +36,27 @@ def _compile(args):
     print(f"  target {m['target']}: {len(m['ops'])} kernels, {sum(op['macs'] for op in m['ops']):,} MACs")
     print(f"  arena {m['arena_bytes']:,} B (lower bound {m['arena_lower_bound_bytes']:,} B), "
           f"weights {m['weight_bytes']:,} B")
+    if "quantize" in m:
+        q = m["quantize"]
+        print(f"  int8 ({q['scheme']}, io {q['io']}): {q['calib_samples']} calibration samples, observer "
+              f"{q['observer']}" + (f", {q['qat_ranges']} ranges from QAT" if q["qat_ranges"] else ""))
+        if q["layers"]:
+            worst = q["layers"][0]
+            print(f"  worst layer on calibration data: {worst['layer']} ({worst['op']}), SNR "
+                  f"{_db(worst['snr_db'])}, cosine {worst['cosine']:.4f}  (details: edgekeras inspect {result.path})")
     return 0
+
+
+def _observer_override(text):
+    """'NAME=OBSERVER' from --observe."""
+    name, sep, spec = text.partition("=")
+    if not sep or not name or not spec:
+        raise ValueError(f"--observe takes TENSOR_OR_LAYER=OBSERVER, got {text!r}.")
+    return name, spec
+
+
+def _db(value):
+    return "exact" if value is None else f"{value:.1f} dB"
 
 
 # ---- verify --------------------------------------------------------------------------------------
@@ -60,6 +82,11 @@ def _print_verify(report, atol):
     for out in report["outputs"]:
         cells = "".join(f"{out[c]:>12.4g}" if c in out else f"{'-':>12}" for c in columns)
         print(f"  {out['name']:<24}{cells}  {'ok' if out['passed'] else 'FAIL'}")
+        if "bit_exact" in out:
+            print(f"  {'':<24}int8 vs integer reference: " + ("bit-exact" if out["bit_exact"] else
+                  f"{out['integer_reference_mismatches']} values differ"))
+    if "quantization" in report:
+        _print_quantization(report["quantization"])
     if "per_layer" in report:
         layers = report["per_layer"]
         print(f"  per layer ({len(layers['layers'])} values):")
@@ -69,6 +96,13 @@ def _print_verify(report, atol):
         first = layers["first_failing_layer"]
         print(f"  first layer over atol: {first}" if first else "  every layer within atol")
     print("PASSED" if report["passed"] else "FAILED")
+
+
+def _print_quantization(rows):
+    from edgekeras.quantize.report import format_rows
+
+    print("  per-layer quantization error (float model vs int8 integer reference), worst first:")
+    print("    " + format_rows(rows).replace("\n", "\n    "))
 
 
 @contextlib.contextmanager
@@ -116,6 +150,8 @@ def _inspect_artifact(folder):
                   "arena_bytes": manifest["arena_bytes"],
                   "arena_lower_bound_bytes": manifest["arena_lower_bound_bytes"],
                   "weight_bytes": manifest["weight_bytes"]}
+        if "quantize" in manifest:
+            report["quantize"] = manifest["quantize"]
     except FileNotFoundError:
         raise ValueError(f"{folder} is a folder without {MANIFEST}: not an edgekeras artifact.") from None
     except (json.JSONDecodeError, KeyError, TypeError) as err:
@@ -134,6 +170,16 @@ def _print_artifact(report):
     print(f" Total MACs: {report['macs']:,}")
     print(f" Arena bytes: {report['arena_bytes']:,} (lower bound {report['arena_lower_bound_bytes']:,})")
     print(f" Weight bytes: {report['weight_bytes']:,}")
+    if "quantize" in report:
+        _print_quantize_section(report["quantize"])
+
+
+def _print_quantize_section(q):
+    print(f" Quantization: {q['scheme']}, io {q['io']}, {q['calib_samples']} calibration samples, observer "
+          f"{q['observer']}" + (f", per tensor {q['observers']}" if q["observers"] else "")
+          + (f", kept in float: {', '.join(q['keep_float'])}" if q["keep_float"] else ""))
+    if q["layers"]:
+        _print_quantization(q["layers"])
 
 
 def _inspect_model(path):
@@ -225,7 +271,18 @@ def build_parser():
     cmd.add_argument("--target", required=True, help="target name or alias (see `edgekeras targets`), or a .toml")
     cmd.add_argument("-o", "--output", help="artifact folder (default: chosen by the compiler)")
     cmd.add_argument("--dump-ir", action="store_true", help="print the IR after each phase")
-    cmd.add_argument("--stop-after", metavar="PHASE", help="stop after this phase (import, optimize, ...)")
+    cmd.add_argument("--stop-after", metavar="PHASE", help="stop after this phase (import, optimize, quantize, ...)")
+    cmd.add_argument("--quantize", choices=("int8",), help="quantize to int8 (TFLite int8 scheme)")
+    cmd.add_argument("--calib", metavar="FILE.npz", help="calibration samples: arrays named after the inputs, or one 'x'")
+    cmd.add_argument("--calib-samples", type=int, metavar="N", help="use the first N calibration samples")
+    cmd.add_argument("--io", choices=("float", "int8"), default="float",
+                     help="float inputs/outputs with (de)quantization inside (default), or raw int8 tensors")
+    cmd.add_argument("--observer", default="minmax",
+                     help="range observer: minmax (default), moving_average[:M], percentile[:P], mse")
+    cmd.add_argument("--observe", action="append", default=[], metavar="NAME=OBSERVER",
+                     help="another observer for one tensor or layer (repeatable)")
+    cmd.add_argument("--keep-float", action="append", default=[], metavar="LAYER",
+                     help="leave this layer in float (targets with an FPU; repeatable)")
     cmd.set_defaults(run=_compile)
 
     cmd = sub.add_parser("verify", help="check an artifact against its model on the same inputs")
@@ -235,8 +292,8 @@ def build_parser():
     cmd.add_argument("--reference", default="edgekeras", choices=("edgekeras", "keras", "onnxruntime"))
     cmd.add_argument("--per-layer", action="store_true", help="compare every intermediate value, name the first bad layer")
     cmd.add_argument("--atol", type=float, default=1e-4, help="largest absolute error that passes (default 1e-4)")
-    cmd.add_argument("--min-agreement", type=float, default=1.0,
-                     help="smallest top-1 agreement that passes, for classifier outputs (default 1.0)")
+    cmd.add_argument("--min-agreement", type=float, default=None,
+                     help="smallest top-1 agreement that passes, for classifier outputs (default 1.0; 0.99 for int8)")
     cmd.add_argument("--json", action="store_true", help="print one JSON object")
     cmd.set_defaults(run=_verify)
 

@@ -1,7 +1,8 @@
-"""`edgekeras compile` as a function: import → optimize → lower → emit.
+"""`edgekeras compile` as a function: import → optimize → quantize → lower → emit.
 
-The graph phases live in `edgekeras.passes.pipeline`; `lower` turns the optimized graph into TIR
-kernels and a memory plan (`edgekeras.codegen.build`), `emit` writes the artifact folder.
+The graph phases live in `edgekeras.passes.pipeline`; `quantize` (only with `quantize="int8"`)
+turns the float graph into an int8 one (`edgekeras.quantize.phase`); `lower` turns the graph into
+TIR kernels and a memory plan (`edgekeras.codegen.build`), `emit` writes the artifact folder.
 """
 
 from dataclasses import dataclass
@@ -55,17 +56,35 @@ def _expose_intermediates(graph):
                 seen.add(id(value))
 
 
-def compile_model(source, target="host", output_dir=None, dump_ir=None, stop_after=None, debug_outputs=False):
-    """Compile an edgekeras model or a .keras/.h5/.onnx file for `target`; returns a CompileResult."""
+def compile_model(source, target="host", output_dir=None, dump_ir=None, stop_after=None, debug_outputs=False,
+                  quantize=None, calib=None, calib_samples=None, io="float", observer="minmax", observers=None,
+                  keep_float=()):
+    """Compile an edgekeras model or a .keras/.h5/.onnx file for `target`; returns a CompileResult.
+
+    `quantize="int8"` quantizes with calibration samples `calib` (an .npz path or arrays; the first
+    `calib_samples` are used), range observer `observer` (per tensor or layer: `observers`), float
+    or int8 model inputs/outputs (`io`), and the layers in `keep_float` left in float."""
     from edgekeras.frontend import import_model, source_digest
     from edgekeras.passes.pipeline import check_phase, run_graph_phases
 
     target = get_target(target)
     if stop_after is not None:
         check_phase(stop_after)
+    if quantize not in (None, "int8"):
+        raise CompileError(f"Unknown quantization {quantize!r}; supported: int8.")
     graph = import_model(source)
     graph = run_graph_phases(graph, stop_after=stop_after, on_phase=(lambda p, g: dump_ir(p, str(g))) if dump_ir else None)
     if stop_after in ("import", "optimize"):
+        return CompileResult(None, None, graph)
+    quantization = None
+    if quantize:
+        from edgekeras.quantize.phase import QuantizeOptions, quantize_phase
+
+        options = QuantizeOptions(calib, calib_samples, io, observer, dict(observers or {}), tuple(keep_float))
+        graph, quantization = quantize_phase(graph, target, options)
+    if dump_ir:
+        dump_ir("quantize", str(graph))
+    if stop_after == "quantize":
         return CompileResult(None, None, graph)
     if debug_outputs:
         _expose_intermediates(graph)
@@ -79,7 +98,7 @@ def compile_model(source, target="host", output_dir=None, dump_ir=None, stop_aft
         return CompileResult(None, None, graph, compiled)
     output_dir = Path(output_dir or f"{graph.name}-{target.name}")
     try:
-        info = write_artifact(compiled, output_dir, source_digest(source))
+        info = write_artifact(compiled, output_dir, source_digest(source), quantization)
     except BuildError as err:
         raise CompileError(f"Building for {target.name} failed: {err}") from None
     if dump_ir:

@@ -57,9 +57,18 @@ def manifest(compiled, source_sha256):
     graph = compiled.graph
     from edgekeras.ops.registry import get
 
+    types = {v.name: v.type for v in graph.inputs + graph.outputs}
+
     def io(indices):
-        return [{"name": compiled.tensors[i].key, "shape": list(compiled.tensors[i].shape),
-                 "dtype": compiled.tensors[i].dtype} for i in indices]
+        specs = []
+        for i in indices:
+            t = compiled.tensors[i]
+            spec = {"name": t.key, "shape": list(t.shape), "dtype": t.dtype}
+            quant = types[t.key].quant if t.key in types else None
+            if quant is not None:
+                spec.update(scale=quant.scale[0], zero_point=quant.zero_point[0])
+            specs.append(spec)
+        return specs
 
     ops = []
     for node in graph.nodes:
@@ -115,7 +124,8 @@ From Python: `edgekeras.runtime.load("<this folder>").predict(x)`.
 """
 
 
-def write_artifact(compiled, output_dir, source_sha256):
+def write_artifact(compiled, output_dir, source_sha256, quantization=None):
+    """The artifact folder; `quantization` is the quantize phase's manifest section (None for float)."""
     output_dir = Path(output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="edgekeras-build-") as scratch:
@@ -124,6 +134,8 @@ def write_artifact(compiled, output_dir, source_sha256):
     shutil.copy(RUNTIME_DIR / "include" / "ek_model_api.h", output_dir / "ek_model_api.h")
     (output_dir / "model.h").write_text(emit_c.model_h(compiled))
     info = manifest(compiled, source_sha256)
+    if quantization is not None:
+        info["quantize"] = quantization
     (output_dir / "manifest.json").write_text(json.dumps(info, indent=2, sort_keys=True) + "\n")
     (output_dir / "README.md").write_text(readme(compiled))
     return info

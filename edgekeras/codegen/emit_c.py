@@ -76,9 +76,14 @@ def model_h(compiled):
              f"#define EK_ARENA_ALIGN {compiled.target.arena_align}u",
              f"#define EK_NUM_INPUTS {len(compiled.input_indices)}",
              f"#define EK_NUM_OUTPUTS {len(compiled.output_indices)}"]
+    quant_of = {v.name: v.type.quant for v in compiled.graph.inputs + compiled.graph.outputs}
     for kind, indices in (("INPUT", compiled.input_indices), ("OUTPUT", compiled.output_indices)):
         for n, index in enumerate(indices):
             t = compiled.tensors[index]
             lines.append(f"#define EK_{kind}_{n}_BYTES {t.nbytes}u /* {t.key}: {t.dtype}[{','.join(map(str, t.shape))}] */")
+            quant = quant_of.get(t.key)
+            if quant is not None:  # real = scale * (q - zero_point)
+                lines.append(f"#define EK_{kind}_{n}_SCALE {quant.scale[0]!r}f")
+                lines.append(f"#define EK_{kind}_{n}_ZERO_POINT ({quant.zero_point[0]})")
     lines += ["", f"#endif /* {guard} */"]
     return "\n".join(lines) + "\n"

@@ -10,11 +10,16 @@ import zipfile
 
 import numpy as np
 
+from edgekeras.harness.int8 import from_edge, integer_reference, is_int8, run_integer_reference, to_edge
 from edgekeras.harness.metrics import accuracy, compare, is_classifier
+from edgekeras.quantize.report import layer_errors
 from edgekeras.harness.references import as_list, predictor
 
 RANDOM_BATCH = 8
 RANDOM_SEED = 0
+# An int8 model differs from its float model by design: it passes when it is bit-exact with the
+# integer reference and agrees with the float model's top-1 on at least this fraction of samples.
+INT8_MIN_AGREEMENT = 0.99
 
 
 class DataError(ValueError):
@@ -22,19 +27,27 @@ class DataError(ValueError):
 
 
 def verify(model_path, artifact_path, data=None, reference="edgekeras", per_layer=False, atol=1e-4,
-           min_agreement=1.0):
-    """The parity report (a JSON-ready dict) of the artifact at `artifact_path` against `model_path`."""
+           min_agreement=None):
+    """The parity report (a JSON-ready dict) of the artifact at `artifact_path` against `model_path`.
+    Float artifacts must match within `atol`; int8 artifacts must be bit-exact with the integer
+    reference. Classifier outputs must agree on top-1 for `min_agreement` of the samples (default
+    1.0 for float, 0.99 for int8)."""
     from edgekeras.runtime import load
 
+    artifact = load(artifact_path)
+    int8 = is_int8(artifact.manifest)
+    min_agreement = (INT8_MIN_AGREEMENT if int8 else 1.0) if min_agreement is None else min_agreement
     if not atol >= 0:
         raise ValueError(f"atol must be >= 0, got {atol}.")
     if not 0 <= min_agreement <= 1:
         raise ValueError(f"min_agreement must lie in [0, 1], got {min_agreement}.")
-    artifact = load(artifact_path)
     specs = artifact.manifest["inputs"]
-    inputs, labels = load_data(data, specs) if data is not None else (random_inputs(specs), None)
+    float_specs = [dict(spec, dtype="float32") if spec["dtype"] == "int8" else spec for spec in specs]
+    inputs, labels = load_data(data, float_specs) if data is not None else (random_inputs(float_specs), None)
     expected = predictor(model_path, reference)(inputs)
-    actual = as_list(artifact.predict(inputs))
+    edge_inputs = to_edge(inputs, specs)
+    raw = as_list(artifact.predict(edge_inputs))
+    actual = from_edge(raw, artifact.manifest["outputs"])
     names = [spec["name"] for spec in artifact.manifest["outputs"]]
     if not len(expected) == len(actual) == len(names):
         raise ValueError(f"The model has {len(expected)} outputs but the artifact {len(actual)}: "
@@ -48,10 +61,18 @@ def verify(model_path, artifact_path, data=None, reference="edgekeras", per_laye
     report = {
         "model": str(model_path), "artifact": str(artifact_path), "target": artifact.manifest["target"],
         "reference": reference, "samples": int(len(inputs[0])), "outputs": outputs,
-        "passed": all(o["passed"] for o in outputs),
     }
-    if per_layer:
+    if int8:
+        graph, int8_graph = integer_reference(model_path, artifact.manifest)
+        for row, got, want in zip(outputs, raw, run_integer_reference(int8_graph, edge_inputs)):
+            mismatches = int(np.sum(np.asarray(got).reshape(want.shape) != want))
+            row.update(integer_reference_mismatches=mismatches, bit_exact=mismatches == 0)
+            row["passed"] = bool(row["bit_exact"] and row.get("top1_agreement", 1.0) >= min_agreement)
+        if per_layer:
+            report["quantization"] = layer_errors(graph, int8_graph, inputs)
+    elif per_layer:
         report["per_layer"] = layer_report(model_path, artifact.manifest["target"], inputs, atol)
+    report["passed"] = all(o["passed"] for o in outputs)
     return report
 
 

@@ -125,6 +125,11 @@ class Graph:
             node.inputs = [new if v is old else v for v in node.inputs]
         self.outputs = [new if v is old else v for v in self.outputs]
 
+    def rename(self, value, name):
+        """Give `value` a new unique name, freeing its old one."""
+        self._names.discard(value.name)
+        value.name = self.unique_name(name)
+
     def remove_node(self, node):
         self.nodes = [n for n in self.nodes if n is not node]
 

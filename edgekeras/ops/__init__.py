@@ -10,9 +10,12 @@ from edgekeras.ops.conv import conv, depthwise_conv
 from edgekeras.ops.conv_transpose import conv_transpose
 from edgekeras.ops.elementwise import add, maximum, minimum, multiply, subtract
 from edgekeras.ops.embedding import embedding
+from edgekeras.ops.fake_quant import fake_quant
 from edgekeras.ops.linear import dense
 from edgekeras.ops.normalization import batch_norm, layer_norm
 from edgekeras.ops.pool import avg_pool, max_pool
+from edgekeras.ops.quantized import dequantize, qadd, qavg_pool, qlut, qmean, qsoftmax, quantize, requantize
+from edgekeras.ops.quantized_linear import qconv, qdense, qdepthwise_conv
 from edgekeras.ops.reduce import reduce_max, reduce_mean
 from edgekeras.ops.registry import OpDef, OpRecorder, TensorSpec, all_ops, get
 from edgekeras.ops.resize import upsample

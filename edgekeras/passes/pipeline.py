@@ -1,6 +1,7 @@
 """The compiler's named phases. The graph phases are plain lists of passes, run in order with the
-verifier after each pass, so a broken rewrite is reported at the pass that made it. `lower` and
-`emit` belong to the code generator; they are named here so `--stop-after` / `--dump-ir` know them.
+verifier after each pass, so a broken rewrite is reported at the pass that made it. `quantize`
+belongs to `edgekeras.quantize`, `lower` and `emit` to the code generator; they are named here so
+`--stop-after` / `--dump-ir` know them.
 """
 
 from edgekeras.ir.verifier import IRError, verify
@@ -15,7 +16,7 @@ from edgekeras.passes import (
     fuse_bias,
 )
 
-PHASES = ("import", "optimize", "lower", "emit")
+PHASES = ("import", "optimize", "quantize", "lower", "emit")
 
 GRAPH_PHASES = {
     "import": [verify],
