@@ -62,6 +62,10 @@ class Artifact:
                 raise ArtifactError(
                     f"Input '{spec['name']}' expects shape (batch, {', '.join(map(str, sample))}), got {array.shape}."
                 )
+            if spec["dtype"] == "int8" and array.dtype.kind == "f":
+                raise ArtifactError(
+                    f"Input '{spec['name']}' is int8 (real = {spec['scale']:.6g} * (q - {spec['zero_point']})); "
+                    "quantize the data first, or compile with --io float to pass floats.")
             out.append(np.ascontiguousarray(array, dtype=spec["dtype"]))
         if len({a.shape[0] for a in out}) > 1:
             raise ArtifactError(f"Inputs have different batch sizes: {[a.shape[0] for a in out]}.")

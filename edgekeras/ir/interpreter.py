@@ -10,11 +10,18 @@ from edgekeras.ops.registry import get
 
 
 def run_node(node, args):
+    return run_node_stages(node, args)[1]
+
+
+def run_node_stages(node, args):
+    """(the op's output before the fused epilogue, or None when there is none; the node's outputs):
+    calibration observes both."""
     outs = get(node.op).numpy(*args, **node.attrs)
     outs = list(outs) if isinstance(outs, tuple) else [outs]
+    pre = outs[0] if node.epilogue else None
     for op_name, attrs in node.epilogue:
         outs[0] = get(op_name).numpy(outs[0], **attrs)
-    return outs
+    return pre, outs
 
 
 def run(graph, feeds, keep_all=False):
