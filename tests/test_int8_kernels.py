@@ -129,6 +129,13 @@ def int8_zoo():
     return _int8_zoo()
 
 
+def test_the_kernel_check_covers_every_int8_op(int8_zoo):
+    from edgekeras.ops.registry import all_ops
+
+    compiler_only = {name for name, op in all_ops().items() if getattr(op.jax, "compiler_only", False)}
+    assert compiler_only and compiler_only <= {n.op for n in int8_zoo.nodes}
+
+
 @pytest.mark.parametrize("target", ["x86_64", "aarch64", "armv7"])
 def test_every_int8_op_is_bit_exact_with_the_integer_reference(int8_zoo, target, tmp_path):
     try:

@@ -51,6 +51,7 @@ CASES += [
     case("concatenate", [f32(2, 3, 4), f32(2, 5, 4)], batched=2, axis=1),
     case("cast", [f32(2, 6) * 4], dtype="int32"),
     case("cast", [RNG.integers(0, 255, (2, 6)).astype(np.uint8)], dtype="float32"),
+    case("fake_quant", [f32(2, 3, 5)], lo=-1.0, hi=2.0),
     case("embedding", [RNG.integers(0, 10, (2, 5)).astype(np.int32), f32(10, 4)]),
     case("reduce_mean", [f32(2, 5, 6, 3)], axes=(1, 2)),
     case("reduce_mean", [f32(2, 5, 3)], axes=(1,), keepdims=True),
@@ -109,6 +110,8 @@ def test_jax_gradients_match_reference_finite_differences(name, inputs, batched,
     floats = tuple(i for i, x in enumerate(inputs) if x.dtype == np.float32)
     if name == "cast" or not floats:
         pytest.skip("no differentiable input")
+    if name == "fake_quant":
+        pytest.skip("a straight-through estimator by design (tests/test_qat.py checks it)")
     rng = np.random.default_rng(7)
     w = rng.standard_normal(op.numpy(*inputs, **attrs).shape)
     grads = jax.jit(jax.grad(lambda *xs: jnp.sum(op(*xs, **attrs) * w), argnums=floats))(*inputs)
@@ -132,8 +135,10 @@ def test_shape_rule_matches_output(name, inputs, batched, attrs):
 
 
 def test_every_registered_op_has_a_case():
+    """int8 compiler ops have no JAX form; tests/test_int8_kernels.py holds them to their kernels."""
     covered = {p.values[0] for p in CASES}
-    assert set(all_ops()) <= covered, f"ops without a test case: {sorted(set(all_ops()) - covered)}"
+    trained = {name for name, op in all_ops().items() if not getattr(op.jax, "compiler_only", False)}
+    assert trained <= covered, f"ops without a test case: {sorted(trained - covered)}"
 
 
 @pytest.mark.parametrize("name,attrs", [

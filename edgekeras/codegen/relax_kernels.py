@@ -59,7 +59,14 @@ def check_supported(graph, target_name):
 
 
 def view_constant_inputs(node, make_constant):
-    """Give the op its requested input views; constant inputs are reshaped here, once, at compile time."""
+    """Give the op its compile-time prepared constants and requested input views; constant inputs
+    are rewritten here, once, at compile time."""
+    prepare = get(node.op).extras.get("relax_prepare")
+    if prepare:
+        activations = iter([v for v in node.inputs if not v.is_constant])
+        arrays = prepare([v.data if v.is_constant else None for v in node.inputs], node.attrs)
+        node.inputs = [next(activations) if a is None else make_constant(f"{node.name}:k{i}", a)
+                       for i, a in enumerate(arrays)]
     views = get(node.op).extras.get("relax_views")
     if not views:
         return

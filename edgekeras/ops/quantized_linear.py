@@ -15,7 +15,7 @@ from edgekeras.ops.conv import (RELAX_LAYOUTS, _conv_infer, _depthwise_infer, _g
 from edgekeras.ops.linear import _infer as _dense_infer
 from edgekeras.ops.linear import dense
 from edgekeras.ops.registry import TensorSpec, define, lowering
-from edgekeras.quantize.arith import relax_requantize_accumulator, requantize_accumulator
+from edgekeras.quantize.arith import relax_requantize_accumulator, requantize_accumulator, shift_terms
 
 QUANT_ATTRS = ("input_zero_point", "output_zero_point", "act_min", "act_max")
 
@@ -26,6 +26,7 @@ def compiler_only(name):
     def fail(*_, **__):
         raise TypeError(f"{name} is an int8 compiler op; it runs in compiled artifacts and the integer reference only.")
 
+    fail.compiler_only = True
     return fail
 
 
@@ -73,48 +74,59 @@ qdepthwise_conv = _define("qdepthwise_conv", depthwise_conv, _depthwise_infer)
 qdense = _define("qdense", dense, lambda specs: _dense_infer(specs))
 
 
-def _centered(x, zero_point):
-    """x - zero_point as int16: the zero-point-padded int8 input becomes zero-padded."""
+# ---- lowering: the kernel takes constants prepared at compile time --------------------------------
+def _prepare(channel_sums):
+    """Kernel constants: the input zero point folded into the bias (the input is padded with its
+    zero point, so every tap sees x - zp and sum((x - zp) * w) = sum(x * w) - zp * sum(w)), and the
+    per-channel requantization shift split into the terms the kernel uses (`arith.shift_terms`)."""
+
+    def prepare(arrays, attrs):
+        _, kernel, bias, multiplier, shift = arrays
+        sums = channel_sums(kernel.astype(np.int64))
+        folded = (bias.astype(np.int64) - attrs["input_zero_point"] * sums).astype(np.int32)
+        return [None, kernel, folded, multiplier, *shift_terms(shift)]
+
+    return prepare
+
+
+def _requantized(acc, bias, multiplier, shift_terms_, attrs):
     from tvm import relax
 
-    return relax.op.subtract(relax.op.astype(x, "int16"), relax.const(int(zero_point), "int16"))
+    acc = relax.op.add(acc, bias)
+    return relax_requantize_accumulator(acc, multiplier, list(shift_terms_), attrs["output_zero_point"],
+                                        attrs["act_min"], attrs["act_max"])
 
 
-def _relax_int8(accumulate):
-    def lower(ctx, x, kernel, bias, multiplier, shift, **attrs):
+def _lower_conv(groups_of):
+    def lower(ctx, x, kernel, bias, multiplier, *terms, **attrs):
         from tvm import relax
 
         q, window = _split(dict(attrs))
-        acc = accumulate(ctx, _centered(x, q["input_zero_point"]), relax.op.astype(kernel, "int16"), window)
-        acc = relax.op.add(acc, bias)
-        return relax_requantize_accumulator(acc, multiplier, shift, q["output_zero_point"], q["act_min"], q["act_max"])
+        shape = ctx.in_types[0].shape
+        rank = len(shape) - 2
+        s, d, pairs, _ = window_geometry("conv", shape, ctx.in_types[1].shape[:-2], window.get("strides", 1),
+                                         window.get("padding", "valid"), window.get("dilation", 1))
+        if any(lo or hi for lo, hi in pairs):
+            flat = [0, 0] + [int(v) for pair in pairs for v in pair] + [0, 0]
+            x = relax.op.nn.pad(x, flat, pad_value=float(q["input_zero_point"]))
+        data_layout, kernel_layout = RELAX_LAYOUTS[rank]
+        acc = getattr(relax.op.nn, f"conv{rank}d")(
+            x, kernel, strides=s, padding=[0] * (2 * rank), dilation=d, groups=groups_of(ctx),
+            data_layout=data_layout, kernel_layout=kernel_layout, out_dtype="int32")
+        return _requantized(acc, bias, multiplier, terms, q)
 
     return lower
 
 
-def _conv_acc(groups_of):
-    def accumulate(ctx, x, kernel, window):
-        from tvm import relax
-
-        rank = len(ctx.in_types[0].shape) - 2
-        s, d, pairs, _ = window_geometry("conv", ctx.in_types[0].shape, ctx.in_types[1].shape[:-2],
-                                                    window.get("strides", 1), window.get("padding", "valid"),
-                                                    window.get("dilation", 1))
-        data_layout, kernel_layout = RELAX_LAYOUTS[rank]
-        return getattr(relax.op.nn, f"conv{rank}d")(
-            x, kernel, strides=s, padding=begin_end_padding(pairs), dilation=d, groups=groups_of(ctx, window),
-            data_layout=data_layout, kernel_layout=kernel_layout, out_dtype="int32")
-
-    return accumulate
-
-
-def _dense_acc(ctx, x, kernel, window):
+def _lower_dense(ctx, x, kernel, bias, multiplier, *terms, **attrs):
     from tvm import relax
 
-    return relax.op.matmul(x, kernel, out_dtype="int32")
+    return _requantized(relax.op.matmul(x, kernel, out_dtype="int32"), bias, multiplier, terms, _split(dict(attrs))[0])
 
 
-lowering("qconv")(_relax_int8(_conv_acc(lambda ctx, window: window.get("groups", 1))))
-lowering("qdepthwise_conv", views=_grouped_kernel_view)(
-    _relax_int8(_conv_acc(lambda ctx, window: ctx.in_types[0].shape[-1])))
-lowering("qdense")(_relax_int8(_dense_acc))
+lowering("qconv", prepare=_prepare(lambda k: k.sum(axis=tuple(range(k.ndim - 1)))))(
+    _lower_conv(lambda ctx: ctx.in_types[0].shape[-1] // ctx.in_types[1].shape[-2]))
+lowering("qdepthwise_conv", views=_grouped_kernel_view,
+         prepare=_prepare(lambda k: k.sum(axis=tuple(range(k.ndim - 2))).reshape(-1)))(
+    _lower_conv(lambda ctx: ctx.in_types[0].shape[-1]))
+lowering("qdense", prepare=_prepare(lambda k: k.sum(axis=0)))(_lower_dense)

@@ -66,17 +66,22 @@ def define(name, infer, numpy, jax, macs=None):
     return op
 
 
-def lowering(name, views=None):
+def lowering(name, views=None, prepare=None):
     """Attach the TVM Relax lowering of op `name` (a function `(ctx, *args, **attrs) -> relax.Expr`,
     `ctx.in_types` / `ctx.out_type` giving the IR types) where the op is defined.
 
     `views(in_types, attrs) -> {input index: shape}` asks for inputs in another shape with the same
-    bytes (e.g. a kernel layout); weights are reshaped at compile time, activations in the kernel."""
+    bytes (e.g. a kernel layout); weights are reshaped at compile time, activations in the kernel.
+    `prepare(arrays, attrs) -> arrays` rewrites the constant inputs once at compile time (e.g. folds
+    a zero point into the bias): it gets each input's array (None for activations) and returns the
+    kernel's inputs the same way, None marking the activations in their original order."""
 
     def attach(fn):
         get(name).extras["relax"] = fn
         if views:
             get(name).extras["relax_views"] = views
+        if prepare:
+            get(name).extras["relax_prepare"] = prepare
         return fn
 
     return attach

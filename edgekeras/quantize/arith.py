@@ -175,9 +175,22 @@ def lookup_table(fn, input_scale, input_zero_point, output_scale, output_zero_po
 
 
 # ---- the same arithmetic as TVM Relax integer ops -------------------------------------------------
+def shift_terms(shift):
+    """The per-channel constants the kernels requantize with, derived from TFLite's `shift` once at
+    compile time: (left shift, right shift, rounding nudge for x >= 0, nudge for x < 0). With them
+    RoundingDivideByPOT(x, e) is (x + nudge) >> e: 2^(e-1) rounds half up, one less rounds a
+    negative half away from zero."""
+    shift = np.asarray(shift, np.int64)
+    left, right = np.maximum(shift, 0), np.maximum(-shift, 0)
+    nudge = np.where(right > 0, np.int64(1) << np.maximum(right - 1, 0), 0)
+    return tuple(a.astype(np.int32) for a in (left, right, nudge, nudge - (right > 0)))
+
+
 def relax_multiply_by_quantized_multiplier(x, multiplier, shift):
-    """Relax version of multiply_by_quantized_multiplier on an int32 tensor `x`. `multiplier`/`shift`
-    are Python ints (per tensor) or int32 Relax tensors broadcastable to x (per channel). The doubling
+    """Relax version of multiply_by_quantized_multiplier on an int32 tensor `x`. Per tensor,
+    `multiplier` is a Python int and `shift` one; per channel, `multiplier` is an int32 Relax tensor
+    and `shift` the four int32 tensors of `shift_terms`, broadcast on the last axis. Each constant is
+    read once, so TVM fuses the whole computation into the kernel that produces `x`. The doubling
     high multiply with TFLite's nudge and truncating division equals (a*b + 2^30) >> 31 with an
     arithmetic shift, which is what this emits."""
     from tvm import relax
@@ -185,23 +198,19 @@ def relax_multiply_by_quantized_multiplier(x, multiplier, shift):
     op = relax.op
 
     def i64(value):
-        return relax.const(value, "int64") if isinstance(value, int) else op.astype(value, "int64")
+        return relax.const(int(value), "int64") if isinstance(value, (int, np.integer)) else op.astype(value, "int64")
 
-    if isinstance(shift, int):  # per tensor: the shift-derived terms are compile-time numbers
-        left, right = max(shift, 0), max(-shift, 0)
-        mask = (1 << right) - 1
-        half_mask = mask >> 1
-    else:
-        zero = relax.const(0, "int32")
-        left, right = op.maximum(shift, zero), op.maximum(op.negative(shift), zero)
-        mask = op.subtract(op.left_shift(i64(1), i64(right)), i64(1))
-        half_mask = op.right_shift(mask, i64(1))
-    wide = op.clip(op.left_shift(op.astype(x, "int64"), i64(left)), -(2**31), 2**31 - 1)
+    left, right, nudge_pos, nudge_neg = (int(t) for t in shift_terms(shift)) if isinstance(shift, int) else shift
+    wide = op.astype(x, "int64")
+    if not (isinstance(left, int) and left == 0):
+        wide = op.clip(op.left_shift(wide, i64(left)), -(2**31), 2**31 - 1)
     high = op.right_shift(op.add(op.multiply(wide, i64(multiplier)), i64(1 << 30)), i64(31))
-    remainder = op.bitwise_and(high, i64(mask))
-    threshold = op.add(i64(half_mask), op.astype(op.less(high, i64(0)), "int64"))
-    rounded = op.add(op.right_shift(high, i64(right)), op.astype(op.greater(remainder, threshold), "int64"))
-    return op.astype(rounded, "int32")
+    negative = op.less(high, i64(0))
+    if isinstance(right, int):  # constant operands of `where` would become kernel arguments
+        nudge = op.subtract(i64(nudge_pos), op.multiply(op.astype(negative, "int64"), i64(nudge_pos - nudge_neg)))
+    else:
+        nudge = op.where(negative, i64(nudge_neg), i64(nudge_pos))
+    return op.astype(op.right_shift(op.add(high, nudge), i64(right)), "int32")
 
 
 def relax_requantize_accumulator(acc, multiplier, shift, output_zero_point, act_min=QMIN, act_max=QMAX):
