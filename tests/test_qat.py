@@ -189,3 +189,30 @@ def test_compiled_qat_model_is_bit_exact_without_calibration(tmp_path):
     ref = np.concatenate([list(interpreter.run(graph, [xq[i:i + 1]]).values())[0] for i in range(len(xq))])
     assert got.dtype == np.int8 and np.array_equal(got, ref)
     assert (got.argmax(1) == q.predict(x, verbose=0).argmax(1)).mean() >= 0.95
+
+
+def test_a_saved_qat_model_loads_in_a_fresh_process_and_compiles_in_float(tmp_path):
+    import subprocess
+    import sys
+
+    q = trained(cnn())
+    path = tmp_path / "qat.keras"
+    q.save(path)
+    x, _ = data(8)
+    np.save(tmp_path / "x.npy", x)
+    script = (
+        "import numpy as np, edgekeras as keras\n"
+        "from edgekeras import runtime\n"
+        "from edgekeras.compiler import compile_model\n"
+        f"model = keras.models.load_model({str(path)!r})\n"
+        f"x = np.load({str(tmp_path / 'x.npy')!r})\n"
+        f"result = compile_model({str(path)!r}, 'host', {str(tmp_path / 'float')!r})\n"
+        "np.save('out.npy', np.stack([model.predict(x, verbose=0), runtime.load(result.path).predict(x)]))\n"
+    )
+    subprocess.run([sys.executable, "-c", script], cwd=tmp_path, check=True, capture_output=True)
+    model_out, artifact_out = np.load(tmp_path / "out.npy")
+    np.testing.assert_allclose(model_out, q.predict(x, verbose=0), atol=1e-6)
+    # A float rounding difference moves a value sitting on a grid boundary by one step; flips in
+    # earlier layers can add a step or two at the output (steps of 1/256 here).
+    assert np.abs(artifact_out - model_out).max() <= 4 / 256 + 1e-6
+    assert (artifact_out.argmax(1) == model_out.argmax(1)).mean() >= 0.85

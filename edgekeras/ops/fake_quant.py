@@ -18,7 +18,7 @@ quantizes itself): per-channel symmetric int8 along the last axis, exactly `arit
 
 import numpy as np
 
-from edgekeras.ops.registry import define
+from edgekeras.ops.registry import define, lowering
 from edgekeras.quantize import arith
 
 
@@ -141,3 +141,12 @@ def numpy_fake_quant_weights(w):
 
 
 fake_quant = define("fake_quant", _same, _numpy, _jax)
+
+
+@lowering("fake_quant")
+def _lower(ctx, x, lo, hi):
+    """A float artifact of a QAT model computes what the QAT model computes (int8 compiles drop the node)."""
+    from edgekeras.ops.quantized import _lower_dequantize, _lower_quantize
+
+    scale, zero_point = arith.activation_params(lo, hi)
+    return _lower_dequantize(ctx, _lower_quantize(ctx, x, scale, zero_point), scale, zero_point)

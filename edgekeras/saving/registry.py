@@ -70,6 +70,8 @@ def resolve(entry, custom_objects):
     for key in (registered, class_name):
         if isinstance(key, str) and key in custom_objects:
             return custom_objects[key]
+    if isinstance(registered, str) and registered.startswith("edgekeras>"):
+        import edgekeras.quantize.layers  # noqa: F401 - registers the QAT layers (loaded lazily: they need the op set)
     for key in (registered, class_name):
         if isinstance(key, str) and key in _BY_NAME:
             return _BY_NAME[key]
