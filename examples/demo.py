@@ -1,6 +1,8 @@
 """`make demo`: train a small CNN on scikit-learn's digits with edgekeras, save model.keras, then
-compile it for the host (x86-64) and for `arm` (AArch64, run under QEMU), verify both artifacts
-against the model on the held-out digits and print the parity report and the memory figures."""
+compile it for the host (x86-64) and for `arm` (AArch64, run under QEMU), in float and in int8
+(calibrated on 200 training digits), verify every artifact against the model on the held-out
+digits (int8 ones bit-exact with the integer reference too) and print parity, float vs int8
+accuracy and the memory figures."""
 
 import os
 import sys
@@ -37,26 +39,45 @@ def main():
         sys.exit(f"Demo accuracy {accuracy:.4f} is below the 0.95 bar.")
     data = os.path.join(OUT_DIR, "digits_test.npz")
     np.savez(data, x=x_test, y=y_test)
-    if not all(compile_and_verify(path, target, data) for target in ("host", "arm")):
+    calib = os.path.join(OUT_DIR, "digits_calib.npz")
+    np.savez(calib, x=x_train[:200])
+    results = [compile_and_verify(path, target, data, quantize) for quantize in (None, calib)
+               for target in ("host", "arm")]
+    print_float_vs_int8(results)
+    if not all(report["passed"] for report, _ in results):
         sys.exit("An artifact does not match the model.")
 
 
-def compile_and_verify(model_path, target, data):
-    """`edgekeras compile` + `edgekeras verify`, as functions; returns whether parity holds."""
+def compile_and_verify(model_path, target, data, calib=None):
+    """`edgekeras compile` (+ `--quantize int8 --calib` when `calib`) and `edgekeras verify`, as
+    functions; returns (verify report, manifest)."""
+    kind = "int8" if calib else "float"
     start = time.perf_counter()
-    result = compile_model(model_path, target=target, output_dir=os.path.join(OUT_DIR, f"digits_cnn-{target}"))
+    result = compile_model(model_path, target=target, output_dir=os.path.join(OUT_DIR, f"digits_cnn-{target}-{kind}"),
+                           quantize="int8" if calib else None, calib=calib)
     seconds = time.perf_counter() - start
     m = result.manifest
     report = verify(model_path, result.path, data=data)
     out = report["outputs"][0]
-    print(f"\n[{m['target']}] {result.path}: compiled in {seconds:.1f} s, {m['kernels']} kernels, "
+    tag = f"[{m['target']} {kind}]"
+    print(f"\n{tag} {result.path}: compiled in {seconds:.1f} s, {m['kernels']} kernels, "
           f"arena {m['arena_bytes']:,} B (lower bound {m['arena_lower_bound_bytes']:,} B), "
           f"weights {m['weight_bytes']:,} B, {m['macs']:,} MACs")
-    print(f"[{m['target']}] parity on {report['samples']} digits: max_abs_error {out['max_abs_error']:.2e}, "
-          f"rmse {out['rmse']:.2e}, cosine {out['cosine']:.6f}, top-1 agreement {out['top1_agreement']:.2%}, "
-          f"accuracy model {out['accuracy_reference']:.4f} / artifact {out['accuracy_artifact']:.4f} -> "
+    exact = f", int8 outputs {'bit-exact' if out['bit_exact'] else 'NOT bit-exact'} with the integer reference" \
+        if calib else ""
+    print(f"{tag} parity on {report['samples']} digits: max_abs_error {out['max_abs_error']:.2e}, "
+          f"rmse {out['rmse']:.2e}, top-1 agreement {out['top1_agreement']:.2%}, "
+          f"accuracy model {out['accuracy_reference']:.4f} / artifact {out['accuracy_artifact']:.4f}{exact} -> "
           f"{'PASS' if report['passed'] else 'FAIL'}")
-    return report["passed"]
+    return report, m
+
+
+def print_float_vs_int8(results):
+    print(f"\n{'artifact':<16} {'accuracy':>9} {'weights B':>10} {'arena B':>9}")
+    for report, m in results:
+        kind = "int8" if "quantize" in m else "float"
+        print(f"{m['target'] + ' ' + kind:<16} {report['outputs'][0]['accuracy_artifact']:>9.4f} "
+              f"{m['weight_bytes']:>10,} {m['arena_bytes']:>9,}")
 
 
 if __name__ == "__main__":
