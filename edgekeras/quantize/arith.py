@@ -6,8 +6,10 @@ results can be held against LiteRT:
 - Bias: int32 with scale = input_scale * weight_scale[c] and zero point 0.
 - A real multiplier M (e.g. input_scale * weight_scale / output_scale) is applied to an int32
   accumulator as a fixed-point int32 `multiplier` in [2^30, 2^31) and a power-of-two `shift`,
-  M ~= multiplier * 2^(shift - 31), with TFLite's reference rounding: a saturating rounding doubling
-  high multiply, then a rounding divide by a power of two (round half away from zero).
+  M ~= multiplier * 2^(shift - 31), with TFLite's double rounding (gemmlowp's saturating rounding
+  doubling high multiply, then a rounding divide by a power of two, half away from zero). LiteRT's
+  built-in optimized kernels round this way; LiteRT 2.3's reference kernels round once instead and
+  differ by one step on ~0.2 % of values (tests/test_litert_compare.py measures both).
 - Float -> int8 at the model edges: q = clamp(round_half_away(x / scale) + zero_point), computed in
   float32; int8 -> float: (q - zero_point) * scale in float32.
 
