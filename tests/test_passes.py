@@ -443,9 +443,9 @@ def test_dead_code_removes_unread_chains_only():
 
 # ---- pipeline ------------------------------------------------------------------------------------
 def test_phases_and_check_phase():
-    assert PHASES == ("import", "optimize", "lower", "emit")
+    assert PHASES == ("import", "optimize", "quantize", "lower", "emit")
     assert check_phase("lower") == "lower"
-    with pytest.raises(ValueError, match="Unknown phase 'fold'; valid phases: import, optimize, lower, emit"):
+    with pytest.raises(ValueError, match="Unknown phase 'fold'; valid phases: import, optimize, quantize, lower, emit"):
         check_phase("fold")
     with pytest.raises(ValueError, match="valid phases"):
         run_graph_phases(Graph(), stop_after="nope")

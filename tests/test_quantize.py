@@ -21,13 +21,18 @@ from edgekeras.quantize.check import check_integer_only  # noqa: E402
 from edgekeras.quantize.convert import QuantizeError  # noqa: E402
 from edgekeras.runtime import ArtifactError, load  # noqa: E402
 
+LAYERS = {}  # Keras class name -> names of the digits CNN's layers of that class
+
 
 @pytest.fixture(scope="module")
 def digits(tmp_path_factory):
-    """(model file, calibration file, test data file) for the trained digits CNN."""
+    """(model file, calibration file, test data file) for the trained digits CNN. Layer names depend on
+    what the process built before (Keras numbers them), so tests look them up with `layer_name`."""
     folder = tmp_path_factory.mktemp("digits")
     model = zoo.build("digits_cnn", keras)
     model.save(folder / "digits.keras")
+    LAYERS.update({cls: [layer.name for layer in model.layers if type(layer).__name__ == cls]
+                   for cls in ("Conv2D", "Dense")})
     x, y = zoo.data("digits_cnn", 120, seed=3)
     np.savez(folder / "calib.npz", x=x[:60])
     np.savez(folder / "test.npz", x=x[60:], y=y[60:])
@@ -73,20 +78,22 @@ def test_the_integer_check_names_a_float_op():
 
 def test_keep_float_leaves_a_layer_in_float_and_stays_bit_exact(digits, tmp_path):
     model, calib, test = digits
-    result = compile_model(model, "host", tmp_path, quantize="int8", calib=calib, keep_float=["conv2d_1"])
-    kept = [n for n in result.graph.nodes if n.layer == "conv2d_1"]
+    conv = LAYERS["Conv2D"][1]
+    result = compile_model(model, "host", tmp_path, quantize="int8", calib=calib, keep_float=[conv])
+    kept = [n for n in result.graph.nodes if n.layer == conv]
     assert kept and all(n.op == "conv" and n.output.type.dtype == "float32" for n in kept)
-    assert result.manifest["quantize"]["keep_float"] == ["conv2d_1"]
+    assert result.manifest["quantize"]["keep_float"] == [conv]
     report = verify(model, tmp_path, data=test)
     assert report["passed"] and report["outputs"][0]["bit_exact"]
 
 
 def test_observer_choices_are_recorded(digits, tmp_path):
     model, calib, _ = digits
+    dense = LAYERS["Dense"][0]
     result = compile_model(model, "host", tmp_path, quantize="int8", calib=calib, observer="percentile:99.9",
-                           observers={"dense": "mse"})
+                           observers={dense: "mse"})
     section = result.manifest["quantize"]
-    assert section["observer"] == "percentile:99.9" and section["observers"] == {"dense": "mse"}
+    assert section["observer"] == "percentile:99.9" and section["observers"] == {dense: "mse"}
     rows = section["layers"]
     assert rows and all(a["snr_db"] is None or b["snr_db"] is None or a["snr_db"] <= b["snr_db"]
                         for a, b in zip(rows, rows[1:]))
