@@ -1,18 +1,20 @@
 """The proof model set: small edge nets (the demo CNN, an MLP and the MLPerf Tiny shapes) built the
-same way with edgekeras or real Keras, with seeded weights, so the compiler is held against
+same way with edgekeras or real Keras, with trained weights, so the compiler is held against
 architectures people actually deploy and against files that real Keras wrote.
 
-`build(name, keras_module, seed)` gives identical weights in both libraries: the weights are made
-once with edgekeras (seeded random values with BatchNorm statistics and the output layer calibrated
-on seeded inputs, or a brief seeded training run on scikit-learn's digits for the two digit
-classifiers) and copied into whichever library's model with set_weights.
+`build(name, keras_module, seed)` gives identical weights in both libraries: the weights come from a
+brief seeded training run with edgekeras's JAX trainer (on scikit-learn's digits for the two digit
+classifiers, on learnable synthetic tasks for the MLPerf Tiny shapes, see `data`), kept in an on-disk
+cache, and are copied into whichever library's model with set_weights.
 """
 
 import contextlib
 import functools
+import hashlib
 import io
 import os
 import sys
+import tempfile
 
 import numpy as np
 
@@ -20,11 +22,8 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 MODELS = ("digits_cnn", "mlp", "ds_cnn", "mobilenet_v1_025", "resnet8", "dense_autoencoder")
 CLASSIFIERS = ("digits_cnn", "mlp", "ds_cnn", "mobilenet_v1_025", "resnet8")
+# Trained on real data (scikit-learn's digits); `data` gives their held-out digits.
 TRAINED = ("digits_cnn", "mlp")
-# Spread of the last Dense's outputs for the seeded random nets: logits of a few units give clear
-# top-1 decisions (MobileNet's are kept smaller: float rounding grows through its 27 layers, and
-# softmax errors scale with the logits); the autoencoder reconstructs unit-scale features.
-HEAD_STD = {"ds_cnn": 2.0, "mobilenet_v1_025": 1.0, "resnet8": 2.0, "dense_autoencoder": 1.0}
 INPUT_SHAPES = {
     "digits_cnn": (8, 8, 1), "mlp": (64,), "ds_cnn": (49, 10, 1), "mobilenet_v1_025": (96, 96, 3),
     "resnet8": (32, 32, 3), "dense_autoencoder": (640,),
@@ -129,89 +128,92 @@ ARCHITECTURES = {
 
 
 # ---- weights --------------------------------------------------------------------------------------
-def _random_weights(layer, rng):
-    """He-normal kernels and small biases; BatchNorm gets random gamma/beta and placeholder
-    statistics that `_calibrate_batchnorm` replaces."""
-    out = []
-    for var in layer.weights:
-        shape = tuple(var.shape)
-        short = var.name.split("/")[-1]
-        if short == "gamma":
-            out.append(rng.uniform(0.6, 1.4, shape))
-        elif short == "moving_variance":
-            out.append(np.ones(shape))
-        elif short in ("kernel", "depthwise_kernel"):
-            fan_in = np.prod(shape[:2]) if short == "depthwise_kernel" else np.prod(shape[:-1])
-            out.append(rng.normal(0.0, np.sqrt(2.0 / fan_in), shape))
-        else:  # bias, beta, moving_mean
-            out.append(rng.normal(0.0, 0.1, shape))
-    return [w.astype("float32") for w in out]
+# Every model gets a brief seeded training run: the digit models on scikit-learn's digits, the MLPerf
+# Tiny shapes on the synthetic tasks of `data` (the classifiers its labels, the autoencoder to
+# reconstruct its input). Untrained BatchNorm+ReLU stacks are chaotic: int8 rounding noise grows
+# through them layer by layer as it does in no deployed (trained) net, so int8-vs-float results
+# would measure the random init. Per model: (training samples, None = the digits training split,
+# epochs, batch size, Adam learning rate). Training the whole zoo takes 1-2 minutes on two CPU cores,
+# once per machine: the weights are cached on disk (see `_cache_path`).
+TRAINING = {
+    "digits_cnn": (None, 15, 64, 1e-2), "mlp": (None, 25, 64, 1e-2),
+    "ds_cnn": (1024, 2, 32, 3e-3), "mobilenet_v1_025": (768, 6, 16, 5e-3), "resnet8": (1024, 2, 32, 3e-3),
+    "dense_autoencoder": (2048, 12, 64, 3e-3),
+}
+BATCHNORM_SAMPLES = 256
 
 
-def _calibrate_batchnorm(model, x, rng):
-    """Set each BatchNorm's moving statistics near the real statistics of its input on `x`, then
-    perturb them: the outputs stay input-dependent through deep stacks of seeded random layers,
-    and the statistics are far from (0, 1), so folding BN into the convs is really exercised."""
-    import edgekeras
+def _training_set(name, seed):
+    """(x, y) to fit: y is x itself for the autoencoder."""
+    samples, *_ = TRAINING[name]
+    if name in TRAINED:
+        from digits_data import load_digits_split
 
-    bns = [layer for layer in model.layers if type(layer).__name__ == "BatchNormalization"]
-    probe = edgekeras.Model(model.inputs, [bn._inbound_nodes[0].input_tensors[0] for bn in bns])
-    for i, bn in enumerate(bns):
-        act = np.asarray(probe(x)[i])
-        act = act.reshape(-1, act.shape[-1])
-        # Nearly dead channels would get huge BN gains that amplify float noise: floor their spread.
-        mean, std = act.mean(axis=0), act.std(axis=0)
-        std = np.maximum(std, 0.5 * np.median(std) + 1e-3)
-        gamma, beta, _, _ = bn.get_weights()
-        mean = mean + 0.2 * std * rng.normal(size=mean.shape)
-        var = std ** 2 * rng.uniform(0.7, 1.4, std.shape)
-        bn.set_weights([gamma, beta, mean.astype("float32"), var.astype("float32")])
+        (x, y), _ = load_digits_split()
+        return x.reshape((len(x),) + INPUT_SHAPES[name]), y
+    x, y = data(name, samples, seed + 1000)
+    return x, (x if y is None else y)
 
 
-def _calibrate_head(model, x, target_std):
-    """Center the last Dense's outputs on `x` and scale them to `target_std`: seeded random nets
-    otherwise let one input-independent direction pick the same class for every input, and top-1
-    agreement would test nothing."""
-    import edgekeras
-
-    head = model.layers[-1]
-    feats = np.asarray(edgekeras.Model(model.inputs, head._inbound_nodes[0].input_tensors[0])(x))
-    kernel, _ = head.get_weights()
-    out = feats @ kernel
-    scale = target_std / (out.std(axis=0).mean() + 1e-6)
-    head.set_weights([(kernel * scale).astype("float32"), (-out.mean(axis=0) * scale).astype("float32")])
+def _estimate_batchnorm(model, x):
+    """Set every BatchNorm's moving statistics to those of one training-mode pass over `x` (what
+    "precise BN" does): a few hundred steps leave Keras's momentum-0.99 averages far behind the
+    trained weights."""
+    for layer in model.layers:
+        if type(layer).__name__ == "BatchNormalization":
+            layer.momentum = 0.0  # this model is discarded once its weights are read
+    model(x, training=True)
 
 
-def _train_digits(model, name):
-    """A brief seeded training run on scikit-learn's digits so top-1 means something."""
-    import edgekeras
-    from digits_data import load_digits_split
-
-    (x_train, y_train), _ = load_digits_split()
-    if name == "mlp":
-        x_train = x_train.reshape(len(x_train), 64)
-    model.compile(optimizer=edgekeras.optimizers.Adam(1e-2), loss="sparse_categorical_crossentropy")
-    model.fit(x_train, y_train, batch_size=64, epochs=15 if name == "digits_cnn" else 25, verbose=0, shuffle=True)
-
-
-@functools.lru_cache(maxsize=None)
-def _weights(name, seed):
-    """The zoo's weights for (name, seed), made once per process with edgekeras."""
+def _train(name, seed):
+    """The trained weights of `name`, made with edgekeras from `seed`."""
     import edgekeras
 
     edgekeras.utils.set_random_seed(seed)
     model = ARCHITECTURES[name](edgekeras)
-    if name in TRAINED:
-        _train_digits(model, name)
-    else:
-        rng = np.random.default_rng(seed)
-        for layer in model.layers:
-            if layer.weights:
-                layer.set_weights(_random_weights(layer, rng))
-        x = data(name, 32, seed + 1000)[0]
-        _calibrate_batchnorm(model, x, rng)
-        _calibrate_head(model, x, HEAD_STD[name])
-    return tuple(np.array(w, dtype="float32") for w in model.get_weights())
+    _, epochs, batch_size, rate = TRAINING[name]
+    x, y = _training_set(name, seed)
+    loss = "sparse_categorical_crossentropy" if name in CLASSIFIERS else "mse"
+    model.compile(optimizer=edgekeras.optimizers.Adam(rate), loss=loss)
+    model.fit(x, y, batch_size=batch_size, epochs=epochs, verbose=0, shuffle=True)
+    _estimate_batchnorm(model, x[:BATCHNORM_SAMPLES])
+    return [np.asarray(w, dtype="float32") for w in model.get_weights()]
+
+
+def _cache_path(name, seed):
+    """Where the weights of (name, seed) are kept between processes; the key changes whenever this
+    file or the digits loader changes, so an edited recipe never reads stale weights."""
+    here = os.path.dirname(os.path.abspath(__file__))
+    digest = hashlib.sha256()
+    for source in ("model_zoo.py", "digits_data.py"):
+        with open(os.path.join(here, source), "rb") as f:
+            digest.update(f.read())
+    folder = os.environ.get("EDGEKERAS_CACHE") or os.path.join(os.path.expanduser("~"), ".cache", "edgekeras")
+    return os.path.join(folder, "zoo", f"{name}-{seed}-{digest.hexdigest()[:16]}.npz")
+
+
+def _store(path, weights):
+    """Write atomically (temp file + rename): test workers may train the same model at once. An
+    unwritable cache only costs the next process a retraining."""
+    try:
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=os.path.dirname(path), suffix=".tmp", delete=False) as f:
+            np.savez(f, *weights)
+        os.replace(f.name, path)
+    except OSError:
+        pass
+
+
+@functools.lru_cache(maxsize=None)
+def _weights(name, seed):
+    """The zoo's weights for (name, seed): trained once, then read from the on-disk cache."""
+    path = _cache_path(name, seed)
+    if os.path.exists(path):
+        with np.load(path) as saved:
+            return tuple(saved[f"arr_{i}"] for i in range(len(saved.files)))
+    weights = _train(name, seed)
+    _store(path, weights)
+    return tuple(weights)
 
 
 def build(name, keras_module, seed=0):
@@ -223,9 +225,19 @@ def build(name, keras_module, seed=0):
 
 
 # ---- data -----------------------------------------------------------------------------------------
+# The synthetic tasks' fixed parts (keyword templates, image palette, machine-sound spectra) come from
+# this seed, independent of the `seed` that draws samples.
+TASK_SEED = 20261104
+CLASSES = {"ds_cnn": 12, "mobilenet_v1_025": 2, "resnet8": 10}
+
+
 def data(name, n, seed=0):
-    """(x, y): `n` float32 inputs for `name`, and int labels for the digit models (None otherwise).
-    Digit inputs come from the held-out split the models were not trained on."""
+    """(x, y): `n` float32 inputs for `name` and their int labels (None for the autoencoder).
+    Digit inputs come from the held-out split the models were not trained on. The others are drawn
+    from `seed` (the training sets use seeds >= 1000) for synthetic tasks shaped like the MLPerf Tiny
+    ones: keywords told apart by their spectral envelope (DS-CNN), images classified by the frequency
+    band and colour of their dominant wave (ResNet-8, MobileNet), machine sounds to reconstruct
+    (autoencoder)."""
     _check_name(name)
     rng = np.random.default_rng(seed)
     if name in TRAINED:
@@ -237,28 +249,54 @@ def data(name, n, seed=0):
         pick = rng.choice(len(x_test), n, replace=False)
         x = x_test[pick].reshape((n,) + INPUT_SHAPES[name])
         return x.astype("float32"), y_test[pick]
-    if name in ("mobilenet_v1_025", "resnet8"):
-        return _images(rng, n, *INPUT_SHAPES[name]), None
-    frames = {"ds_cnn": (49, 10), "dense_autoencoder": (5, 128)}[name]
-    return _features(rng, n, *frames).reshape((n,) + INPUT_SHAPES[name]), None
+    if name == "dense_autoencoder":
+        return _machine_sounds(rng, n).astype("float32"), None
+    y = rng.integers(0, CLASSES[name], n)
+    maker = _keywords if name == "ds_cnn" else _images
+    return maker(rng, y, CLASSES[name], INPUT_SHAPES[name]).astype("float32"), y
 
 
-def _images(rng, n, height, width, channels, waves=3):
-    """Images in [0, 1] made of a few random plane waves per image plus a colour cast and noise:
-    unlike white noise, they differ from each other after global pooling."""
+def _images(rng, y, classes, shape, distractors=2):
+    """Images in [0, 1]: a dominant plane wave in a random direction whose frequency band (label
+    parity: 1.5-4 or 7-11 cycles per image) and colour (label // 2, on a hue wheel) give the label,
+    plus weaker random waves, a colour cast and noise."""
+    (height, width, channels), n = shape, len(y)
+    band = np.where(y % 2 == 0, rng.uniform(1.5, 4.0, n), rng.uniform(7.0, 11.0, n))
+    angle = rng.uniform(0, np.pi, n)
+    dominant = (band[:, None] * np.stack([np.cos(angle), np.sin(angle)], -1))[:, None]
+    freq = np.concatenate([dominant, rng.uniform(-12, 12, (n, distractors, 2))], 1)
+    hue = 2 * np.pi * (y // 2) / ((classes + 1) // 2)
+    colour = 0.5 + 0.5 * np.cos(hue[:, None] + 2 * np.pi * np.arange(channels) / channels)
+    colours = np.concatenate([1.5 * colour[:, None], 0.5 * rng.uniform(0, 1, (n, distractors, channels))], 1)
     yy, xx = np.meshgrid(np.linspace(0, 1, height), np.linspace(0, 1, width), indexing="ij")
-    freq = rng.uniform(-12.0, 12.0, (n, waves, 2, 1, 1))
-    phase = rng.uniform(0, 2 * np.pi, (n, waves, 1, 1))
-    planes = np.sin(2 * np.pi * (freq[:, :, 0] * yy + freq[:, :, 1] * xx) + phase)
-    img = np.einsum("nkhw,nkc->nhwc", planes, rng.uniform(0, 1, (n, waves, channels)))
-    img += rng.uniform(-1, 1, (n, 1, 1, channels)) + 0.3 * rng.normal(size=img.shape)
-    return (1 / (1 + np.exp(-img))).astype("float32")
+    phase = rng.uniform(0, 2 * np.pi, (n, distractors + 1, 1, 1))
+    planes = np.sin(2 * np.pi * (freq[..., 0, None, None] * yy + freq[..., 1, None, None] * xx) + phase)
+    img = np.einsum("nkhw,nkc->nhwc", planes, colours)
+    img += 0.5 * rng.uniform(-1, 1, (n, 1, 1, channels)) + 0.3 * rng.normal(size=img.shape)
+    return 1 / (1 + np.exp(-img))
 
 
-def _features(rng, n, frames, bins):
-    """Standardized MFCC / log-mel-like frames: a per-utterance spectral envelope plus frame noise."""
-    envelope = rng.normal(0, 1, (n, 1, bins))
-    return (envelope + 0.5 * rng.normal(0, 1, (n, frames, bins))).astype("float32")
+def _keywords(rng, y, classes, shape):
+    """MFCC-like frames (49 x 10, about unit scale) of `classes` keywords: each keyword's spectral
+    envelope glides from a start to an end template over the utterance; a per-utterance offset and
+    frame noise make its samples differ."""
+    frames, bins, _ = shape
+    start, end = np.random.default_rng(TASK_SEED).normal(0, 1, (2, classes, 1, bins))
+    glide = np.linspace(0, 1, frames)[:, None]
+    x = (1 - glide) * start[y] + glide * end[y]
+    x += 0.5 * rng.normal(0, 1, (len(y), 1, bins)) + 0.5 * rng.normal(0, 1, (len(y), frames, bins))
+    return x[..., None]
+
+
+def _machine_sounds(rng, n, frames=5, bins=128, modes=6):
+    """Log-mel-like frames (5 x 128, flattened) of a machine whose spectrum mixes a few smooth
+    resonances: low-dimensional like a normal machine's sound, so the autoencoder's 8-unit
+    bottleneck can reconstruct it up to the frame noise; the resonances' amplitudes are bounded, as
+    real energies are, so a calibration set of ~100 samples covers the output range."""
+    centres = np.random.default_rng(TASK_SEED).uniform(0, bins, modes)
+    resonances = np.exp(-0.5 * ((np.arange(bins) - centres[:, None]) / 10.0) ** 2)
+    envelope = rng.uniform(-1.7, 1.7, (n, modes)) @ resonances
+    return (envelope[:, None, :] + 0.3 * rng.normal(0, 1, (n, frames, bins))).reshape(n, frames * bins)
 
 
 # ---- files written by real Keras ------------------------------------------------------------------

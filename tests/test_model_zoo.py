@@ -45,7 +45,7 @@ def test_both_libraries_build_the_same_model(name):
         top2 = np.sort(expected, axis=1)[:, -2:]
         assert (top2[:, 1] - top2[:, 0]).min() > 1e-3, "near-ties would make top-1 agreement meaningless"
         assert len(np.unique(expected.argmax(axis=1))) > 1, "a random net that ignores its input proves nothing"
-    if y is not None:
+    if y is not None:  # every classifier is trained: it gets the labels right
         assert (expected.argmax(axis=1) == y).mean() >= 0.9
 
 
@@ -58,13 +58,38 @@ def test_keras_written_files_load_back(name, folder):
         assert close(edgekeras.models.load_model(path).predict(x, verbose=0), expected, name), path
 
 
-def test_build_is_deterministic():
-    x, _ = zoo.data("ds_cnn", 4, seed=3)
+def test_training_is_deterministic_and_cached(tmp_path, monkeypatch):
+    monkeypatch.setenv("EDGEKERAS_CACHE", str(tmp_path))
     zoo._weights.cache_clear()
-    first = zoo.build("ds_cnn", edgekeras).predict(x, verbose=0)
-    zoo._weights.cache_clear()
-    np.testing.assert_array_equal(first, zoo.build("ds_cnn", edgekeras).predict(x, verbose=0))
+    try:
+        trained = zoo.build("mlp", edgekeras).get_weights()
+        (cached,) = (tmp_path / "zoo").glob("mlp-0-*.npz")
+        for a, b in zip(trained, zoo._train("mlp", 0), strict=True):
+            np.testing.assert_array_equal(a, b)
+        zoo._weights.cache_clear()
+        with np.load(cached) as saved:  # a second process reads the file instead of training
+            saved_weights = [saved[k] for k in saved.files]
+        for a, b in zip(zoo.build("mlp", edgekeras).get_weights(), saved_weights, strict=True):
+            np.testing.assert_array_equal(a, b)
+    finally:
+        zoo._weights.cache_clear()
+
+
+def test_data_is_deterministic_and_labelled():
     np.testing.assert_array_equal(zoo.data("resnet8", 3, seed=5)[0], zoo.data("resnet8", 3, seed=5)[0])
+    for name in zoo.CLASSIFIERS:
+        x, y = zoo.data(name, 64, seed=6)
+        assert x.dtype == np.float32 and x.shape == (64,) + zoo.INPUT_SHAPES[name]
+        assert y.shape == (64,) and len(np.unique(y)) > 1
+    assert zoo.data("dense_autoencoder", 2, seed=6)[1] is None
+
+
+def test_autoencoder_learned_to_reconstruct():
+    x, _ = zoo.data("dense_autoencoder", 64, seed=1)
+    out = zoo.build("dense_autoencoder", edgekeras).predict(x, verbose=0)
+    # The frame noise cannot pass the 8-unit bottleneck: ~0.4 is what a trained net reaches; an
+    # untrained one is near 1.
+    assert np.linalg.norm(out - x) / np.linalg.norm(x) < 0.5
 
 
 def test_other_seed_gives_other_weights():
