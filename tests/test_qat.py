@@ -216,3 +216,16 @@ def test_a_saved_qat_model_loads_in_a_fresh_process_and_compiles_in_float(tmp_pa
     # earlier layers can add a step or two at the output (steps of 1/256 here).
     assert np.abs(artifact_out - model_out).max() <= 4 / 256 + 1e-6
     assert (artifact_out.argmax(1) == model_out.argmax(1)).mean() >= 0.85
+
+
+def test_qat_recovers_what_post_training_quantization_loses():
+    """examples/qat_digits.py: PTQ drops >= 2 points, QAT ends within 0.5 point of float."""
+    import os
+    import sys
+
+    sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "examples"))
+    import qat_digits
+
+    float_acc, ptq_acc, qat_acc = qat_digits.main()
+    assert float_acc - ptq_acc >= 0.02
+    assert float_acc - qat_acc <= 0.005
