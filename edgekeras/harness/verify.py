@@ -6,10 +6,10 @@ failure names the first layer that goes wrong (TFLM's layer-by-layer debugger, i
 """
 
 import tempfile
-import zipfile
 
 import numpy as np
 
+from edgekeras.harness.data_files import match_inputs, read_arrays
 from edgekeras.harness.int8 import from_edge, integer_reference, is_int8, run_integer_reference, to_edge
 from edgekeras.harness.metrics import accuracy, compare, is_classifier
 from edgekeras.quantize.report import layer_errors
@@ -123,19 +123,8 @@ def random_inputs(specs, batch=RANDOM_BATCH, seed=RANDOM_SEED):
 def load_data(path, specs):
     """(input arrays in manifest order, labels or None) from an .npz holding arrays named after the
     inputs, or a single `x`, and optionally labels `y`."""
-    try:
-        with np.load(path, allow_pickle=False) as npz:
-            arrays = {name: npz[name] for name in npz.files}
-    except (OSError, ValueError, zipfile.BadZipFile, EOFError) as err:
-        raise DataError(f"Cannot read data file {path}: {err}") from None
-    names = [spec["name"] for spec in specs]
-    if all(name in arrays for name in names):
-        chosen = [(name, arrays[name]) for name in names]
-    elif len(names) == 1 and "x" in arrays:
-        chosen = [("x", arrays["x"])]
-    else:
-        raise DataError(f"Data file {path} holds {sorted(arrays)}; it needs arrays named after the model inputs "
-                        f"{names}" + (" or a single 'x'." if len(names) == 1 else "."))
+    arrays = read_arrays(path, DataError, "data file")
+    chosen = match_inputs(f"Data file {path}", arrays, [spec["name"] for spec in specs], DataError)
     inputs = [_checked(path, key, array, spec) for (key, array), spec in zip(chosen, specs)]
     samples = {len(a) for a in inputs}
     if len(samples) != 1:

@@ -14,12 +14,13 @@ through their float definitions.
 
 import numpy as np
 
+from edgekeras.ops.elementwise import _broadcast
 from edgekeras.ops.pool import _geometry as pool_geometry
 from edgekeras.ops.pool import avg_pool
 from edgekeras.ops.quantized_linear import compiler_only
 from edgekeras.ops.reduce import canonical_axes
 from edgekeras.ops.registry import TensorSpec, define, lowering
-from edgekeras.ops.windows import RELAX_LAYOUTS, begin_end_padding
+from edgekeras.ops.windows import RELAX_LAYOUTS, begin_end_padding, np_windows
 from edgekeras.quantize import arith
 
 
@@ -49,8 +50,6 @@ requantize = define(
 
 
 def _qadd_infer(specs, **_):
-    from edgekeras.ops.elementwise import _broadcast
-
     for s in specs:
         _expect("qadd", s, "int8")
     return _broadcast(specs)
@@ -70,8 +69,6 @@ qadd = define("qadd", _qadd_infer, _qadd_numpy, compiler_only("qadd"))
 def _np_window_sums(x, pool_size, strides, padding):
     """Window sums and real-cell counts, exact in float64, as int64."""
     window, (s, d, pairs, _) = pool_geometry("avg_pool", x.shape, pool_size, strides, padding)
-    from edgekeras.ops.windows import np_windows
-
     win = np_windows(x.astype(np.float64), window, s, d, pairs, np.nan)
     return np.nansum(win, -1).astype(np.int64), (~np.isnan(win)).sum(-1)
 

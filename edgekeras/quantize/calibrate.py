@@ -8,11 +8,11 @@ activation after its last reader, so memory is one batch's live tensors plus fix
 """
 
 import os
-import zipfile
 from collections.abc import Mapping
 
 import numpy as np
 
+from edgekeras.harness.data_files import match_inputs, read_arrays
 from edgekeras.ir.interpreter import run_node_stages
 from edgekeras.quantize.observers import DEFAULT, make_observer
 
@@ -46,9 +46,9 @@ def _arrays_for_inputs(source, graph):
     names = [v.name for v in graph.inputs]
     if isinstance(source, (str, os.PathLike)):
         where = f"Calibration file {source}"
-        return where, _match_names(where, _read(source), names)
+        return where, _labelled(where, read_arrays(source, CalibrationError, "calibration file"), names)
     if isinstance(source, Mapping):
-        return "Calibration data", _match_names("Calibration data", dict(source), names)
+        return "Calibration data", _labelled("Calibration data", dict(source), names)
     if isinstance(source, np.ndarray):
         source = [source]
     if not isinstance(source, (list, tuple)):
@@ -60,25 +60,8 @@ def _arrays_for_inputs(source, graph):
     return "Calibration data", [(f"array for input '{n}'", a) for n, a in zip(names, source)]
 
 
-def _read(path):
-    """{name: array} from an .npz (or a single .npy, taken as `x`)."""
-    try:
-        loaded = np.load(path, allow_pickle=False)
-        if isinstance(loaded, np.ndarray):
-            return {"x": loaded}
-        with loaded as npz:
-            return {name: npz[name] for name in npz.files}
-    except (OSError, ValueError, zipfile.BadZipFile, EOFError) as err:
-        raise CalibrationError(f"Cannot read calibration file {path}: {err}") from None
-
-
-def _match_names(where, arrays, names):
-    if all(name in arrays for name in names):
-        return [(f"array '{name}'", arrays[name]) for name in names]
-    if len(names) == 1 and "x" in arrays:
-        return [("array 'x'", arrays["x"])]
-    raise CalibrationError(f"{where} holds {sorted(arrays)}; it needs arrays named after the model inputs {names}"
-                           + (" or a single 'x'." if len(names) == 1 else "."))
+def _labelled(where, arrays, names):
+    return [(f"array '{name}'", array) for name, array in match_inputs(where, arrays, names, CalibrationError)]
 
 
 def _checked(where, label, array, value):
