@@ -1,4 +1,4 @@
-"""The `edgekeras` command line: compile | verify | inspect | targets.
+"""The `edgekeras` command line: compile | verify | bench | inspect | targets.
 
 Every error is one clear line on stderr with exit code 2, never a traceback; `verify` exits 1 when
 the artifact does not match its model. `--json` prints exactly one JSON object on stdout.
@@ -25,7 +25,8 @@ def _compile(args):
     result = compile_model(args.model, target=args.target, output_dir=args.output, dump_ir=dump,
                            stop_after=args.stop_after, quantize=args.quantize, calib=args.calib,
                            calib_samples=args.calib_samples, io=args.io, observer=args.observer,
-                           observers=dict(_observer_override(o) for o in args.observe), keep_float=args.keep_float)
+                           observers=dict(_observer_override(o) for o in args.observe), keep_float=args.keep_float,
+                           emit=args.emit, flash_budget=_bytes(args.flash_budget), ram_budget=_bytes(args.ram_budget))
     if result.path is None:
         if not args.dump_ir:
             print(result.graph)
@@ -36,6 +37,8 @@ def _compile(args):
     print(f"  target {m['target']}: {len(m['ops'])} kernels, {sum(op['macs'] for op in m['ops']):,} MACs")
     print(f"  arena {m['arena_bytes']:,} B (lower bound {m['arena_lower_bound_bytes']:,} B), "
           f"weights {m['weight_bytes']:,} B")
+    if "memory" in m:
+        _print_memory(m["memory"], m["bundle"]["emit"])
     if "quantize" in m:
         q = m["quantize"]
         print(f"  int8 ({q['scheme']}, io {q['io']}): {q['calib_samples']} calibration samples, observer "
@@ -45,6 +48,23 @@ def _compile(args):
             print(f"  worst layer on calibration data: {worst['layer']} ({worst['op']}), SNR "
                   f"{_db(worst['snr_db'])}, cosine {worst['cosine']:.4f}  (details: edgekeras inspect {result.path})")
     return 0
+
+
+def _bytes(text):
+    from edgekeras.codegen.mcu_memory import parse_bytes
+
+    return None if text is None else parse_bytes(text)
+
+
+def _print_memory(memory, emit):
+    flash, ram = memory["flash"], memory["ram"]
+    print(f"  bundle (--emit {emit}) for {memory['board']}:")
+    print(f"    flash {memory['flash_bytes']:,} of {memory['flash_budget']:,} B "
+          f"({100 * memory['flash_bytes'] / memory['flash_budget']:.1f} %): "
+          + ", ".join(f"{part} {size:,}" for part, size in flash.items()))
+    print(f"    RAM   {memory['ram_bytes']:,} of {memory['ram_budget']:,} B "
+          f"({100 * memory['ram_bytes'] / memory['ram_budget']:.1f} %): "
+          + ", ".join(f"{part} {size:,}" for part, size in ram.items()))
 
 
 def _observer_override(text):
@@ -125,6 +145,38 @@ def _stdout_to_stderr():
             os.close(saved)
 
 
+# ---- bench ---------------------------------------------------------------------------------------
+def _bench(args):
+    from edgekeras.harness.bench import bench
+
+    with _stdout_to_stderr() if args.json else contextlib.nullcontext():
+        report = bench(args.artifact, runs=args.runs, warmup=args.warmup)
+    if args.json:
+        print(json.dumps(report))
+        return 0
+    print(f"{report['artifact']} ({report['target']}, {report['precision']}): {report['macs']:,} MACs, "
+          f"arena {report['arena_bytes']:,} B, weights {report['weight_bytes']:,} B")
+    if "memory" in report:
+        memory = report["memory"]
+        print(f"  flash {memory['flash_bytes']:,} B, RAM {memory['ram_bytes']:,} B on {memory['board']}")
+    if "latency_ms" in report:
+        lat = report["latency_ms"]
+        print(f"  latency over {report['runs']} runs: p50 {lat['p50']:.4f} ms, p90 {lat['p90']:.4f} ms, "
+              f"p99 {lat['p99']:.4f} ms; {report['throughput_per_s']:,.0f} inferences/s (1 thread)")
+    if "instructions_per_inference" in report:
+        per_mac = report["instructions_per_mac"]
+        print(f"  {report['instructions_per_inference']:,.0f} instructions per inference"
+              + (f", {per_mac:.2f} per MAC" if per_mac else "")
+              + f" (mean of {report['runs']} runs; {report['note']}); stack {report['stack_bytes_measured']:,} B")
+        print(f"  {'kernel':<48} {'MACs':>12} {'instructions':>14} {'per MAC':>8}")
+        for row in report["kernels"]:
+            ratio = f"{row['instructions_per_mac']:.2f}" if row["instructions_per_mac"] else "-"
+            print(f"  {row['kernel'][:48]:<48} {row['macs']:>12,} {row['instructions']:>14,.0f} {ratio:>8}")
+    if "note" in report and "latency_ms" not in report and "instructions_per_inference" not in report:
+        print(f"  {report['note']}")
+    return 0
+
+
 # ---- inspect -------------------------------------------------------------------------------------
 def _inspect(args):
     if Path(args.model).is_dir():
@@ -150,8 +202,9 @@ def _inspect_artifact(folder):
                   "arena_bytes": manifest["arena_bytes"],
                   "arena_lower_bound_bytes": manifest["arena_lower_bound_bytes"],
                   "weight_bytes": manifest["weight_bytes"]}
-        if "quantize" in manifest:
-            report["quantize"] = manifest["quantize"]
+        for section in ("quantize", "memory", "bundle"):
+            if section in manifest:
+                report[section] = manifest[section]
     except FileNotFoundError:
         raise ValueError(f"{folder} is a folder without {MANIFEST}: not an edgekeras artifact.") from None
     except (json.JSONDecodeError, KeyError, TypeError) as err:
@@ -170,6 +223,8 @@ def _print_artifact(report):
     print(f" Total MACs: {report['macs']:,}")
     print(f" Arena bytes: {report['arena_bytes']:,} (lower bound {report['arena_lower_bound_bytes']:,})")
     print(f" Weight bytes: {report['weight_bytes']:,}")
+    if "memory" in report:
+        _print_memory(report["memory"], report["bundle"]["emit"])
     if "quantize" in report:
         _print_quantize_section(report["quantize"])
 
@@ -272,7 +327,8 @@ def build_parser():
     cmd.add_argument("-o", "--output", help="artifact folder (default: chosen by the compiler)")
     cmd.add_argument("--dump-ir", action="store_true", help="print the IR after each phase")
     cmd.add_argument("--stop-after", metavar="PHASE", help="stop after this phase (import, optimize, quantize, ...)")
-    cmd.add_argument("--quantize", choices=("int8",), help="quantize to int8 (TFLite int8 scheme)")
+    cmd.add_argument("--quantize", choices=("int8", "float"),
+                     help="int8 (TFLite int8 scheme) or float; default float, int8 on microcontrollers")
     cmd.add_argument("--calib", metavar="FILE.npz", help="calibration samples: arrays named after the inputs, or one 'x'")
     cmd.add_argument("--calib-samples", type=int, metavar="N", help="use the first N calibration samples")
     cmd.add_argument("--io", choices=("float", "int8"), default="float",
@@ -283,6 +339,11 @@ def build_parser():
                      help="another observer for one tensor or layer (repeatable)")
     cmd.add_argument("--keep-float", action="append", default=[], metavar="LAYER",
                      help="leave this layer in float (targets with an FPU; repeatable)")
+    cmd.add_argument("--emit", choices=("c", "obj"),
+                     help="microcontrollers: kernels as C sources (default) or LLVM-optimized Thumb objects")
+    cmd.add_argument("--flash-budget", metavar="BYTES", help="microcontrollers: flash to fit in (e.g. 512K), "
+                     "instead of the reference board's")
+    cmd.add_argument("--ram-budget", metavar="BYTES", help="microcontrollers: RAM to fit in (e.g. 128K)")
     cmd.set_defaults(run=_compile)
 
     cmd = sub.add_parser("verify", help="check an artifact against its model on the same inputs")
@@ -296,6 +357,13 @@ def build_parser():
                      help="smallest top-1 agreement that passes, for classifier outputs (default 1.0; 0.99 for int8)")
     cmd.add_argument("--json", action="store_true", help="print one JSON object")
     cmd.set_defaults(run=_verify)
+
+    cmd = sub.add_parser("bench", help="cost of one inference: latency (host) or instructions (Cortex-M)")
+    cmd.add_argument("artifact", help="the artifact folder written by `edgekeras compile`")
+    cmd.add_argument("--runs", type=int, help="timed runs (default 100 on the host, 4 samples on Cortex-M)")
+    cmd.add_argument("--warmup", type=int, default=10, help="untimed runs first (host; default 10)")
+    cmd.add_argument("--json", action="store_true", help="print one JSON object")
+    cmd.set_defaults(run=_bench)
 
     cmd = sub.add_parser("inspect", help="layers, MACs and bytes of a model file or an artifact folder")
     cmd.add_argument("model", metavar="MODEL|ARTIFACT", help="a .keras, .h5 or .onnx file, or an artifact folder")

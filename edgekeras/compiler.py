@@ -11,6 +11,7 @@ from typing import Optional
 
 from edgekeras.codegen.artifact import BuildError, write_artifact
 from edgekeras.codegen.build import build_model
+from edgekeras.codegen.bundle import write_bundle
 from edgekeras.codegen.relax_kernels import LoweringError
 from edgekeras.targets import get_target
 
@@ -56,23 +57,45 @@ def _expose_intermediates(graph):
                 seen.add(id(value))
 
 
+def _precision(quantize, target, graph, calib):
+    """"int8" or "float": what the user asked for, else the target's default (int8 on microcontrollers)."""
+    if quantize not in (None, "int8", "float"):
+        raise CompileError(f"Unknown quantization {quantize!r}; supported: int8, float.")
+    if not target.is_mcu:
+        return quantize or "float"
+    has_fpu = target.extra.get("fpu", True)
+    if quantize == "float" and not has_fpu:
+        raise CompileError(f"Target '{target.name}' has no floating-point unit, so edgekeras builds int8 models only "
+                           "for it: --quantize int8 --calib FILE.npz.")
+    if quantize is None and calib is None and not any(n.op == "fake_quant" for n in graph.nodes):
+        hint = " For float kernels pass --quantize float (the core has an FPU)." if has_fpu else ""
+        raise CompileError(f"Microcontroller targets compile to int8 by default, which needs calibration samples: "
+                           f"--calib FILE.npz (or a model trained with edgekeras.quantize.quantize_model).{hint}")
+    return quantize or "int8"
+
+
 def compile_model(source, target="host", output_dir=None, dump_ir=None, stop_after=None, debug_outputs=False,
                   quantize=None, calib=None, calib_samples=None, io="float", observer="minmax", observers=None,
-                  keep_float=()):
+                  keep_float=(), emit=None, flash_budget=None, ram_budget=None):
     """Compile an edgekeras model or a .keras/.h5/.onnx file for `target`; returns a CompileResult.
 
     `quantize="int8"` quantizes with calibration samples `calib` (an .npz path or arrays; the first
     `calib_samples` are used), range observer `observer` (per tensor or layer: `observers`), float
-    or int8 model inputs/outputs (`io`), and the layers in `keep_float` left in float."""
+    or int8 model inputs/outputs (`io`), and the layers in `keep_float` left in float. The default
+    is float, except on microcontroller targets (int8). Microcontroller targets write a firmware
+    bundle with kernels as C (`emit="c"`, default) or Thumb objects (`"obj"`) and fail when it does
+    not fit the reference board's flash/RAM (or `flash_budget`/`ram_budget` bytes)."""
     from edgekeras.frontend import import_model, source_digest
     from edgekeras.passes.pipeline import check_phase, run_graph_phases
 
     target = get_target(target)
     if stop_after is not None:
         check_phase(stop_after)
-    if quantize not in (None, "int8"):
-        raise CompileError(f"Unknown quantization {quantize!r}; supported: int8.")
+    if not target.is_mcu and (emit is not None or flash_budget is not None or ram_budget is not None):
+        raise CompileError(f"--emit, --flash-budget and --ram-budget apply to microcontroller targets; "
+                           f"'{target.name}' builds a shared library.")
     graph = import_model(source)
+    quantize = _precision(quantize, target, graph, calib) == "int8"
     graph = run_graph_phases(graph, stop_after=stop_after, on_phase=(lambda p, g: dump_ir(p, str(g))) if dump_ir else None)
     if stop_after in ("import", "optimize"):
         return CompileResult(None, None, graph)
@@ -98,7 +121,11 @@ def compile_model(source, target="host", output_dir=None, dump_ir=None, stop_aft
         return CompileResult(None, None, graph, compiled)
     output_dir = Path(output_dir or f"{graph.name}-{target.name}")
     try:
-        info = write_artifact(compiled, output_dir, source_digest(source), quantization)
+        if target.is_mcu:
+            info = write_bundle(compiled, output_dir, source_digest(source), quantization, emit or "c",
+                                flash_budget, ram_budget)
+        else:
+            info = write_artifact(compiled, output_dir, source_digest(source), quantization)
     except BuildError as err:
         raise CompileError(f"Building for {target.name} failed: {err}") from None
     if dump_ir:

@@ -1,7 +1,8 @@
 """Load a compiled artifact and run it from Python: `edgekeras.runtime.load(path).predict(x)`.
 
 Host artifacts run in-process through ctypes; artifacts for other CPUs run under their emulator
-through a small C driver (`edgekeras.harness.emulator`). Either way: NumPy in, NumPy out, any batch.
+through a small C driver (`edgekeras.harness.emulator`); Cortex-M bundles run as a test firmware on
+their emulated board (`edgekeras.harness.firmware`). Either way: NumPy in, NumPy out, any batch.
 """
 
 import ctypes
@@ -157,8 +158,27 @@ class EmulatedArtifact(Artifact):
         return [np.asarray(o).reshape((-1,) + shape) for o, (shape, _) in zip(outputs, specs)]
 
 
+class FirmwareArtifact(Artifact):
+    """Runs a Cortex-M bundle as firmware under qemu-system-arm. `last_run` keeps the measured stack
+    (and instruction counts when `count_instructions` is set) of the latest predict."""
+
+    count_instructions = False
+    last_run = None
+
+    def _run(self, arrays):
+        from edgekeras.harness.firmware import build_firmware, run_firmware
+
+        specs = [(tuple(s["shape"][1:]), s["dtype"]) for s in self.manifest["outputs"]]
+        symbols = [k for op in self.manifest["ops"] for k in op["kernels"]]
+        self.last_run = run_firmware(self.target, build_firmware(self.path, self.target), arrays, specs,
+                                     kernel_symbols=symbols, count_instructions=self.count_instructions)
+        return self.last_run.outputs
+
+
 def load(path):
     """An object with `.predict(x)` for any artifact folder `edgekeras compile` wrote."""
     manifest = _read_manifest(path)
     target = get_target(manifest["target"])
+    if target.is_mcu:
+        return FirmwareArtifact(path, manifest)
     return EmulatedArtifact(path, manifest) if target.emulated else HostArtifact(path, manifest)

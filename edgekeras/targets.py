@@ -1,16 +1,29 @@
 """Compilation targets, read from the TOML files in the repository's `targets/` folder.
 
 A target file names the TVM target (as a dict), the C compiler with its flags and Debian package,
-and the emulator command (empty for native). Adding a target is adding a file; `--target` also
-accepts a path to a TOML file of the same form.
+and the emulator command (empty for native). Microcontroller targets (kind "mcu") also name a
+reference board (flash and RAM sizes, for budgets) and where the emulated machine maps flash and
+RAM. Adding a target is adding a file; `--target` also accepts a path to a TOML file of the same form.
 """
 
 import shutil
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Optional
 
 TARGETS_DIR = Path(__file__).resolve().parents[1] / "targets"
+
+
+@dataclass(frozen=True)
+class Board:
+    """A microcontroller board: its real flash/RAM sizes, laid out where the emulator maps memory."""
+    name: str
+    flash_bytes: int
+    ram_bytes: int
+    flash_origin: int
+    ram_origin: int
+    vectors_origin: Optional[int] = None  # when the core boots from another region than flash
 
 
 @dataclass(frozen=True)
@@ -27,15 +40,23 @@ class Target:
     emulator_package: str = ""
     aliases: tuple = ()
     arena_align: int = 64
+    board: Optional[Board] = None
     extra: dict = field(default_factory=dict, compare=False)
 
     @property
     def emulated(self):
         return bool(self.emulator)
 
-    def tvm_target(self):
+    @property
+    def is_mcu(self):
+        return self.kind == "mcu"
+
+    def tvm_target(self, emit="obj"):
+        """The LLVM target for object code; `emit="c"` gives TVM's C source target for the same CPU."""
         import tvm
 
+        if emit == "c":
+            return tvm.target.Target({"kind": "c", **{k: v for k, v in self.tvm.items() if k == "mcpu"}})
         return tvm.target.Target(dict(self.tvm))
 
     def require_tools(self):
@@ -55,6 +76,17 @@ class ToolMissingError(RuntimeError):
     pass
 
 
+def _board(data, emulator, path):
+    if "board" not in data:
+        if data["kind"] == "mcu":
+            raise ValueError(f"Target file {path} is kind 'mcu' but has no [board] table (name, flash_bytes, ram_bytes).")
+        return None
+    board = data["board"]
+    return Board(name=board["name"], flash_bytes=int(board["flash_bytes"]), ram_bytes=int(board["ram_bytes"]),
+                 flash_origin=int(emulator.get("flash_origin", 0)), ram_origin=int(emulator.get("ram_origin", 0)),
+                 vectors_origin=emulator.get("vectors_origin"))
+
+
 def _from_file(path):
     try:
         data = tomllib.loads(Path(path).read_text())
@@ -68,8 +100,9 @@ def _from_file(path):
             cflags=tuple(compiler.get("cflags", ())), ldflags=tuple(compiler.get("ldflags", ())),
             emulator=tuple(emulator.get("command", ())), emulator_package=emulator.get("package", ""),
             aliases=tuple(data.get("aliases", ())), arena_align=int(data.get("arena_align", 64)),
+            board=_board(data, emulator, path),
             extra={k: v for k, v in data.items() if k not in {"name", "description", "kind", "tvm", "compiler",
-                                                              "emulator", "aliases", "arena_align"}},
+                                                              "emulator", "aliases", "arena_align", "board"}},
         )
     except KeyError as err:
         raise ValueError(f"Target file {path} lacks the key {err}.") from None

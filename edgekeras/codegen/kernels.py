@@ -67,11 +67,16 @@ class KernelTable:
         self.funcs.append((symbol, func, workspace))
         return symbol, workspace
 
+    def ir_module(self):
+        import tvm
+
+        return tvm.IRModule({symbol: func.with_attr("global_symbol", symbol) for symbol, func, _ in self.funcs})
+
     def build_object(self, target, path):
         """Compile every kernel for `target` into one object file (no TVM runtime symbols needed)."""
         import tvm
 
-        mod = tvm.IRModule({symbol: func.with_attr("global_symbol", symbol) for symbol, func, _ in self.funcs})
+        mod = self.ir_module()
         with tvm.transform.PassContext(opt_level=3, config={"tirx.disable_assert": True}):
             built = tvm.tirx.build(mod, target=target.tvm_target())
         built.write_to_file(str(path))

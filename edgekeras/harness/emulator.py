@@ -27,7 +27,7 @@ def cache_dir():
     return Path(root) / "drivers"
 
 
-def _one_line(text):
+def one_line(text):
     line = " | ".join(part.strip() for part in text.splitlines() if part.strip())
     return line if len(line) <= _MESSAGE_CAP else line[:_MESSAGE_CAP] + " ..."
 
@@ -52,7 +52,7 @@ def build_driver(target):
             raise EmulatorError(f"Cannot build the driver for target '{target.name}': {err}") from None
         if proc.returncode != 0:
             raise EmulatorError(
-                f"Building the driver for target '{target.name}' failed: {_one_line(proc.stderr)}")
+                f"Building the driver for target '{target.name}' failed: {one_line(proc.stderr)}")
         os.replace(partial, path)
     finally:
         if os.path.exists(partial):
@@ -60,7 +60,7 @@ def build_driver(target):
     return path
 
 
-def _batch_size(arrays):
+def batch_size(arrays):
     if not arrays:
         raise ValueError("run_shared_library needs at least one input array: the batch size comes from it.")
     for i, array in enumerate(arrays):
@@ -73,21 +73,21 @@ def _batch_size(arrays):
     return sizes[0]
 
 
-def _write_samples(path, arrays, n):
+def write_samples(path, arrays, n):
     """Sample by sample, every input's bytes in order: what the driver reads."""
     rows = [a.reshape(n, int(np.prod(a.shape[1:]))).view(np.uint8) for a in arrays]
     np.concatenate(rows, axis=1).tofile(path)
 
 
 def _failure(target, lib_path, proc):
-    message = _one_line(proc.stderr)
+    message = one_line(proc.stderr)
     if not message:
         code = proc.returncode
         message = f"killed by signal {-code}" if code < 0 else f"exit code {code}"
     return EmulatorError(f"Running {lib_path.name} on target '{target.name}' failed: {message}")
 
 
-def _split_outputs(data, n, output_specs):
+def split_outputs(data, n, output_specs):
     sizes = [np.dtype(dtype).itemsize * int(np.prod(shape)) for shape, dtype in output_specs]
     if data.size != n * sum(sizes):
         raise EmulatorError(f"The driver wrote {data.size} bytes, but {n} sample(s) of the expected outputs "
@@ -109,12 +109,12 @@ def run_shared_library(target, lib_path, inputs, output_specs, timeout_s=300):
     if not lib_path.is_file():
         raise ValueError(f"Shared library {lib_path} does not exist.")
     arrays = [np.ascontiguousarray(a) for a in inputs]
-    n = _batch_size(arrays)
+    n = batch_size(arrays)
     target.require_tools()
     driver = build_driver(target)
     with tempfile.TemporaryDirectory(prefix="edgekeras-run-") as tmp:
         in_path, out_path = Path(tmp) / "in.bin", Path(tmp) / "out.bin"
-        _write_samples(in_path, arrays, n)
+        write_samples(in_path, arrays, n)
         command = [*target.emulator, str(driver), str(lib_path.resolve()), str(in_path), str(out_path), str(n)]
         try:
             proc = subprocess.run(command, capture_output=True, text=True, errors="replace", timeout=timeout_s)
@@ -126,4 +126,4 @@ def run_shared_library(target, lib_path, inputs, output_specs, timeout_s=300):
         if proc.returncode != 0:
             raise _failure(target, lib_path, proc)
         data = np.fromfile(out_path, np.uint8)
-    return _split_outputs(data, n, output_specs)
+    return split_outputs(data, n, output_specs)

@@ -35,11 +35,11 @@ typedef struct {
 typedef struct {
   int32_t type_index;
   uint32_t padding;
-  union {
+  union { /* anonymous (C11), as generated kernels name the members directly */
     int64_t v_int64;
     double v_float64;
     void *v_ptr;
-  } value;
+  };
 } ek_ffi_any_t;
 
 typedef int32_t (*ek_kernel_fn)(void *self, void *args, int32_t num_args, void *result);

@@ -14,7 +14,7 @@ fi
 dir=$out/$cc
 mkdir -p "$dir"
 for src in src/ek_runtime.c src/ek_model_api.c port/ek_port_default.c; do
-  "$cc" -std=c99 -Wall -Wextra -Werror -pedantic -O2 -Iinclude "$@" -c "$src" -o "$dir/$(basename "$src" .c).o"
+  "$cc" -std=c11 -Wall -Wextra -Werror -pedantic -O2 -Iinclude "$@" -c "$src" -o "$dir/$(basename "$src" .c).o"
 done
 "$cc" -r -nostdlib -o "$dir/runtime.o" "$dir/ek_runtime.o" "$dir/ek_model_api.o" "$dir/ek_port_default.o"
 allowed='^(ek_model_desc|_GLOBAL_OFFSET_TABLE_|__TVMBackend(Alloc|Free)Workspace|__aeabi_[a-z0-9_]+)$'
@@ -24,6 +24,6 @@ if [ -n "$extra" ]; then
   exit 1
 fi
 if [ "$kind" = linux ]; then
-  "$cc" -std=c99 -Wall -Wextra -Werror -O2 -o "$dir/ek_driver" driver/ek_driver.c -ldl
+  "$cc" -std=c11 -Wall -Wextra -Werror -O2 -o "$dir/ek_driver" driver/ek_driver.c -ldl
 fi
 echo "cross: $cc ok"

@@ -12,7 +12,7 @@ static ek_dl_tensor_t *f32_arg(void *args, int32_t num_args, int32_t i) {
     TVMFFIErrorSetRaisedFromCStr("TypeError", "expected a DLTensor argument");
     return NULL;
   }
-  ek_dl_tensor_t *t = (ek_dl_tensor_t *)any[i].value.v_ptr;
+  ek_dl_tensor_t *t = (ek_dl_tensor_t *)any[i].v_ptr;
   if (t->data == NULL || t->device.device_type != EK_DL_CPU || t->dtype.code != 2 || t->dtype.bits != 32 ||
       t->dtype.lanes != 1 || t->strides != NULL || t->byte_offset != 0) {
     TVMFFIErrorSetRaisedFromCStr("TypeError", "expected a compact float32 CPU tensor");

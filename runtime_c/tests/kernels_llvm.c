@@ -13,7 +13,7 @@ EK_KERNEL(k_relu_ws_llvm) {
   (void)result;
   ek_ffi_any_t *any = (ek_ffi_any_t *)args;
   if (num_args != 2 || __TVMBackendAllocWorkspace == NULL || __TVMBackendFreeWorkspace == NULL) return -1;
-  ek_dl_tensor_t *x = (ek_dl_tensor_t *)any[0].value.v_ptr, *y = (ek_dl_tensor_t *)any[1].value.v_ptr;
+  ek_dl_tensor_t *x = (ek_dl_tensor_t *)any[0].v_ptr, *y = (ek_dl_tensor_t *)any[1].v_ptr;
   int64_t n = x->shape[x->ndim - 1];
   float *tmp = (float *)__TVMBackendAllocWorkspace(EK_DL_CPU, 0, (uint64_t)n * sizeof(float), 2, 32);
   if (tmp == NULL) return -1;
