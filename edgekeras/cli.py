@@ -105,6 +105,8 @@ def _print_verify(report, atol):
         if "bit_exact" in out:
             print(f"  {'':<24}int8 vs integer reference: " + ("bit-exact" if out["bit_exact"] else
                   f"{out['integer_reference_mismatches']} values differ"))
+    if "stack_bytes_measured" in report:
+        print(f"  firmware ran on the emulated core; deepest stack of one inference: {report['stack_bytes_measured']:,} B")
     if "quantization" in report:
         _print_quantization(report["quantization"])
     if "per_layer" in report:
@@ -288,14 +290,18 @@ def _targets(args):
     if args.json:
         print(json.dumps({"targets": rows}, indent=2))
         return 0
-    print(f"{'target':<10} {'aliases':<14} {'kind':<7} {'compiler':<28} {'emulator':<28} description")
+    print(f"{'target':<14} {'aliases':<14} {'kind':<7} {'compiler':<28} {'emulator':<28} description")
     for row in rows:
         cc, emu = row["compiler"], row["emulator"]
         cc_text = f"{cc['command']} ({'ok' if cc['installed'] else 'apt-get install ' + cc['package']})"
         emu_text = ("native" if emu is None else
                     f"{emu['command']} ({'ok' if emu['installed'] else 'apt-get install ' + emu['package']})")
-        print(f"{row['name']:<10} {', '.join(row['aliases']) or '-':<14} {row['kind']:<7} {cc_text:<28} "
+        print(f"{row['name']:<14} {', '.join(row['aliases']) or '-':<14} {row['kind']:<7} {cc_text:<28} "
               f"{emu_text:<28} {row['description']}")
+        if "board" in row:
+            board = row["board"]
+            print(f"{'':<14} board {board['name']}: flash {board['flash_bytes'] // 1024:,} KB, "
+                  f"RAM {board['ram_bytes'] // 1024:,} KB")
     return 0
 
 
@@ -303,9 +309,13 @@ def _target_row(target):
     def tool(command, package):
         return {"command": command, "package": package, "installed": shutil.which(command) is not None}
 
-    return {"name": target.name, "aliases": list(target.aliases), "description": target.description,
-            "kind": target.kind, "compiler": tool(target.cc, target.cc_package),
-            "emulator": tool(target.emulator[0], target.emulator_package) if target.emulator else None}
+    row = {"name": target.name, "aliases": list(target.aliases), "description": target.description,
+           "kind": target.kind, "compiler": tool(target.cc, target.cc_package),
+           "emulator": tool(target.emulator[0], target.emulator_package) if target.emulator else None}
+    if target.board is not None:
+        row["board"] = {"name": target.board.name, "flash_bytes": target.board.flash_bytes,
+                        "ram_bytes": target.board.ram_bytes}
+    return row
 
 
 # ---- parser --------------------------------------------------------------------------------------

@@ -2,7 +2,9 @@
 compile it for the host (x86-64) and for `arm` (AArch64, run under QEMU), in float and in int8
 (calibrated on 200 training digits), verify every artifact against the model on the held-out
 digits (int8 ones bit-exact with the integer reference too) and print parity, float vs int8
-accuracy and the memory figures."""
+accuracy and the memory figures. It ends on a microcontroller: the int8 model as a Cortex-M4
+firmware bundle, run on the emulated core (QEMU mps2-an386), with its flash, RAM and instructions
+per inference."""
 
 import os
 import sys
@@ -44,6 +46,7 @@ def main():
     results = [compile_and_verify(path, target, data, quantize) for quantize in (None, calib)
                for target in ("host", "arm")]
     print_float_vs_int8(results)
+    results.append(cortex_m4(path, data, calib))
     if not all(report["passed"] for report, _ in results):
         sys.exit("An artifact does not match the model.")
 
@@ -54,7 +57,7 @@ def compile_and_verify(model_path, target, data, calib=None):
     kind = "int8" if calib else "float"
     start = time.perf_counter()
     result = compile_model(model_path, target=target, output_dir=os.path.join(OUT_DIR, f"digits_cnn-{target}-{kind}"),
-                           quantize="int8" if calib else None, calib=calib)
+                           quantize="int8" if calib else "float", calib=calib)
     seconds = time.perf_counter() - start
     m = result.manifest
     report = verify(model_path, result.path, data=data)
@@ -69,6 +72,21 @@ def compile_and_verify(model_path, target, data, calib=None):
           f"rmse {out['rmse']:.2e}, top-1 agreement {out['top1_agreement']:.2%}, "
           f"accuracy model {out['accuracy_reference']:.4f} / artifact {out['accuracy_artifact']:.4f}{exact} -> "
           f"{'PASS' if report['passed'] else 'FAIL'}")
+    return report, m
+
+
+def cortex_m4(model_path, data, calib):
+    """The int8 model as a Cortex-M4 bundle: verified on the emulated core, then benchmarked there."""
+    from edgekeras.harness.bench import bench
+
+    report, m = compile_and_verify(model_path, "cortex-m4", data, calib)
+    memory, cost = m["memory"], bench(os.path.join(OUT_DIR, "digits_cnn-cortex-m4-int8"), runs=4)
+    print(f"[cortex-m4 int8] firmware bundle for {memory['board']}: flash {memory['flash_bytes']:,} of "
+          f"{memory['flash_budget']:,} B, RAM {memory['ram_bytes']:,} of {memory['ram_budget']:,} B (arena "
+          f"{memory['ram']['arena']:,}, static {memory['ram']['static']:,}, stack {memory['ram']['stack']:,} bound / "
+          f"{cost['stack_bytes_measured']:,} measured)")
+    print(f"[cortex-m4 int8] {cost['instructions_per_inference']:,.0f} instructions per inference "
+          f"({cost['instructions_per_mac']:.2f} per MAC), counted on QEMU, which counts instructions, not cycles")
     return report, m
 
 

@@ -12,7 +12,7 @@ from edgekeras.ops.registry import get
 from edgekeras.targets import all_targets
 
 VERIFY_KEYS = {"model", "artifact", "target", "reference", "samples", "outputs", "passed"}
-OUTPUT_KEYS = {"name", "max_abs_error", "rmse", "rel_l2", "cosine", "top1_agreement", "passed"}
+OUTPUT_KEYS = {"class_scores", "name", "max_abs_error", "rmse", "rel_l2", "cosine", "top1_agreement", "passed"}
 
 
 def _run(capsys, *argv):

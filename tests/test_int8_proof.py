@@ -3,41 +3,18 @@ quantized with calibration samples and compiled for x86-64 and AArch64 (under QE
 results identical to the NumPy integer reference; the classifiers agree with the float model on
 top-1 for >= 99 % of held-out inputs, and the digits CNN loses <= 1 accuracy point."""
 
-import functools
-import os
-import sys
-
 import numpy as np
 import pytest
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "examples"))
+import edgekeras as keras
+from edgekeras import runtime
+from edgekeras.compiler import compile_model
+from edgekeras.harness.metrics import compare
+from edgekeras.ir import interpreter
+from edgekeras.targets import ToolMissingError, get_target
+from zoo_cases import MODELS, calibration, held_out, zoo
 
-import edgekeras as keras  # noqa: E402
-import model_zoo as zoo  # noqa: E402
-from digits_data import load_digits_split  # noqa: E402
-from edgekeras import runtime  # noqa: E402
-from edgekeras.compiler import compile_model  # noqa: E402
-from edgekeras.harness.metrics import compare  # noqa: E402
-from edgekeras.ir import interpreter  # noqa: E402
-from edgekeras.targets import ToolMissingError, get_target  # noqa: E402
-
-MODELS = ("digits_cnn", "ds_cnn", "mobilenet_v1_025", "resnet8", "dense_autoencoder")
-HELD_OUT = {"digits_cnn": 360, "ds_cnn": 200, "mobilenet_v1_025": 200, "resnet8": 200, "dense_autoencoder": 200}
 EMULATED_SAMPLES = 24  # QEMU runs are slower; bit-exactness needs no more
-
-
-def calibration(name):
-    """Training digits for the digit models; seeded generator samples, disjoint from the test ones, otherwise."""
-    if name in zoo.TRAINED:
-        x = load_digits_split()[0][0][:200]
-        return x.reshape((len(x),) + zoo.INPUT_SHAPES[name]).astype(np.float32)
-    return zoo.data(name, 128, seed=5)[0]
-
-
-@functools.lru_cache(maxsize=None)
-def held_out(name):
-    x, y = zoo.data(name, HELD_OUT[name], seed=1)
-    return x, y, np.asarray(zoo.build(name, keras).predict(x, verbose=0))
 
 
 @pytest.fixture(scope="module")

@@ -34,10 +34,13 @@ def _opt_flags(target):
     return [f for f in target.cflags if not f.startswith("-m")]
 
 
+MCU_RUNTIME_SOURCES = (*RUNTIME_SOURCES, "src/ek_libcalls.c")
+
+
 def sources(emit):
     """The C files of the library, in build order (plus the prebuilt kernels.o for `obj`)."""
     own = ["model.c", "weights.c"] + (["kernels.c"] if emit == "c" else [])
-    return own + [Path(s).name for s in RUNTIME_SOURCES]
+    return own + [Path(s).name for s in MCU_RUNTIME_SOURCES]
 
 
 def _makefile(compiled, emit):
@@ -128,7 +131,7 @@ def _write_sources(compiled, folder, emit):
     folder.mkdir(parents=True)
     for header in HEADERS:
         shutil.copy(RUNTIME_DIR / "include" / header, folder / header)
-    for source in RUNTIME_SOURCES:
+    for source in MCU_RUNTIME_SOURCES:
         shutil.copy(RUNTIME_DIR / source, folder / Path(source).name)
     (folder / "model.c").write_text(emit_c.model_c(compiled))
     (folder / "weights.c").write_text(emit_c.weights_c(compiled.weights, compiled.target.arena_align))

@@ -26,6 +26,13 @@ def is_classifier(array):
     return array.ndim >= 2 and array.shape[-1] > 1
 
 
+def is_probability_rows(array, tol=1e-3):
+    """Rows that are a distribution over classes (a softmax output): non-negative and summing to 1.
+    A reconstruction or a regression vector is classifier-shaped too, but its arg-max means nothing."""
+    a = np.asarray(array, dtype=np.float64)
+    return bool(is_classifier(a) and a.size and np.all(a >= 0) and np.allclose(a.sum(-1), 1.0, atol=tol))
+
+
 def accuracy(predictions, labels):
     """Fraction of samples whose arg-max class equals the label (int class ids or one-hot rows)."""
     predictions, labels = np.asarray(predictions), np.asarray(labels)

@@ -11,7 +11,7 @@ import numpy as np
 
 from edgekeras.harness.data_files import match_inputs, read_arrays
 from edgekeras.harness.int8 import from_edge, integer_reference, is_int8, run_integer_reference, to_edge
-from edgekeras.harness.metrics import accuracy, compare, is_classifier
+from edgekeras.harness.metrics import accuracy, compare, is_classifier, is_probability_rows
 from edgekeras.quantize.report import layer_errors
 from edgekeras.harness.references import as_list, predictor
 
@@ -30,8 +30,9 @@ def verify(model_path, artifact_path, data=None, reference="edgekeras", per_laye
            min_agreement=None):
     """The parity report (a JSON-ready dict) of the artifact at `artifact_path` against `model_path`.
     Float artifacts must match within `atol`; int8 artifacts must be bit-exact with the integer
-    reference. Classifier outputs must agree on top-1 for `min_agreement` of the samples (default
-    1.0 for float, 0.99 for int8)."""
+    reference. Class-score outputs (softmax rows, or any classifier-shaped output when the data has
+    labels) must agree on top-1 for `min_agreement` of the samples (default 1.0 for float, 0.99 for
+    int8); other outputs report top-1 agreement without being judged on it."""
     from edgekeras.runtime import load
 
     artifact = load(artifact_path)
@@ -62,12 +63,14 @@ def verify(model_path, artifact_path, data=None, reference="edgekeras", per_laye
         "model": str(model_path), "artifact": str(artifact_path), "target": artifact.manifest["target"],
         "reference": reference, "samples": int(len(inputs[0])), "outputs": outputs,
     }
+    if getattr(artifact, "last_run", None) is not None:  # firmware on an emulated core
+        report["stack_bytes_measured"] = artifact.last_run.stack_bytes
     if int8:
         graph, int8_graph = integer_reference(model_path, artifact.manifest)
         for row, got, want in zip(outputs, raw, run_integer_reference(int8_graph, edge_inputs)):
             mismatches = int(np.sum(np.asarray(got).reshape(want.shape) != want))
             row.update(integer_reference_mismatches=mismatches, bit_exact=mismatches == 0)
-            row["passed"] = bool(row["bit_exact"] and row.get("top1_agreement", 1.0) >= min_agreement)
+            row["passed"] = bool(row["bit_exact"] and _agrees(row, min_agreement))
         if per_layer:
             report["quantization"] = layer_errors(graph, int8_graph, inputs)
     elif per_layer:
@@ -78,11 +81,17 @@ def verify(model_path, artifact_path, data=None, reference="edgekeras", per_laye
 
 def _output_report(name, reference, actual, labels, atol, min_agreement):
     row = {"name": name, **compare(reference, actual)}
-    if labels is not None and is_classifier(np.asarray(reference)):
+    classifier = is_classifier(np.asarray(reference))
+    row["class_scores"] = bool(classifier and (labels is not None or is_probability_rows(reference)))
+    if labels is not None and classifier:
         row["accuracy_reference"] = accuracy(reference, labels)
         row["accuracy_artifact"] = accuracy(actual, labels)
-    row["passed"] = bool(row["max_abs_error"] <= atol and row.get("top1_agreement", 1.0) >= min_agreement)
+    row["passed"] = bool(row["max_abs_error"] <= atol and _agrees(row, min_agreement))
     return row
+
+
+def _agrees(row, min_agreement):
+    return not row["class_scores"] or row["top1_agreement"] >= min_agreement
 
 
 def layer_report(model_path, target, inputs, atol):

@@ -14,14 +14,6 @@ typedef int (*ek_free_hook_t)(int, int, void *);
 extern ek_alloc_hook_t __TVMBackendAllocWorkspace __attribute__((weak));
 extern ek_free_hook_t __TVMBackendFreeWorkspace __attribute__((weak));
 
-#if defined(__arm__) && !defined(__linux__)
-/* LLVM's Thumb kernel objects name the C++ unwind personality although they never unwind; this empty
- * one keeps libgcc's unwinder (which needs malloc) out of bare-metal firmware. Weak: a C++ firmware's
- * real one wins. */
-__attribute__((weak)) void __aeabi_unwind_cpp_pr0(void);
-__attribute__((weak)) void __aeabi_unwind_cpp_pr0(void) {}
-#endif
-
 static uint8_t *ws_cursor;
 static uint8_t *ws_end;
 static const char *current_call;

@@ -3,7 +3,8 @@
 # (skipped when not installed) and checks that it needs no C library: the only undefined symbols
 # allowed are the model descriptor, the weak workspace hooks, ARM EABI helpers from libgcc and the
 # linker-made GOT.
-# KIND=linux also builds the emulator driver with that compiler.
+# KIND=linux also builds the emulator driver with that compiler; KIND=mcu also the bare-metal helper
+# calls of src/ek_libcalls.c and the board files of firmware/ (startup, semihosting).
 set -eu
 out=$1 kind=$2 cc=$3
 shift 3
@@ -13,11 +14,15 @@ if ! command -v "$cc" >/dev/null 2>&1; then
 fi
 dir=$out/$cc
 mkdir -p "$dir"
-for src in src/ek_runtime.c src/ek_model_api.c port/ek_port_default.c; do
-  "$cc" -std=c11 -Wall -Wextra -Werror -pedantic -O2 -Iinclude "$@" -c "$src" -o "$dir/$(basename "$src" .c).o"
+sources="src/ek_runtime.c src/ek_model_api.c port/ek_port_default.c"
+[ "$kind" = mcu ] && sources="$sources src/ek_libcalls.c firmware/ek_startup.c firmware/ek_semihost.c"
+objects=
+for src in $sources; do
+  "$cc" -std=c11 -Wall -Wextra -Werror -pedantic -O2 -Iinclude -Ifirmware "$@" -c "$src" -o "$dir/$(basename "$src" .c).o"
+  objects="$objects $dir/$(basename "$src" .c).o"
 done
-"$cc" -r -nostdlib -o "$dir/runtime.o" "$dir/ek_runtime.o" "$dir/ek_model_api.o" "$dir/ek_port_default.o"
-allowed='^(ek_model_desc|_GLOBAL_OFFSET_TABLE_|__TVMBackend(Alloc|Free)Workspace|__aeabi_[a-z0-9_]+)$'
+"$cc" -r -nostdlib -o "$dir/runtime.o" $objects
+allowed='^(ek_model_desc|_GLOBAL_OFFSET_TABLE_|__TVMBackend(Alloc|Free)Workspace|__aeabi_[a-z0-9_]+|main|__(data|bss)_(start|end)|__data_load|__stack_top)$'
 extra=$("${cc%gcc}nm" -u "$dir/runtime.o" | awk '{print $NF}' | grep -Ev "$allowed" || true)
 if [ -n "$extra" ]; then
   echo "cross: $cc: the runtime needs C library symbols:" $extra >&2
