@@ -15,13 +15,15 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install -q -e ".[test]"
 	touch $@
 
-# Cross compilers and emulators for the ARM targets, from Debian; skipped when all are present (the
+# Cross compilers and emulators for the ARM targets (and make/cmake, which the Cortex-M bundles' build
+# files are tested with), from Debian; skipped when all are present (the
 # C libraries of the cross compilers are packages of their own, hence the header checks).
-CROSS_TOOLS    := aarch64-linux-gnu-gcc arm-linux-gnueabihf-gcc arm-none-eabi-gcc qemu-aarch64 qemu-arm qemu-system-arm
+CROSS_TOOLS    := aarch64-linux-gnu-gcc arm-linux-gnueabihf-gcc arm-none-eabi-gcc qemu-aarch64 qemu-arm qemu-system-arm \
+                  make cmake
 CROSS_HEADERS  := /usr/aarch64-linux-gnu/include/stdio.h /usr/arm-linux-gnueabihf/include/stdio.h \
                   /usr/lib/arm-none-eabi/include/stdio.h
 CROSS_PACKAGES := gcc-aarch64-linux-gnu libc6-dev-arm64-cross gcc-arm-linux-gnueabihf libc6-dev-armhf-cross \
-                  qemu-user gcc-arm-none-eabi libnewlib-arm-none-eabi qemu-system-arm
+                  qemu-user gcc-arm-none-eabi libnewlib-arm-none-eabi qemu-system-arm make cmake
 SUDO           := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 toolchains:

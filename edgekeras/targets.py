@@ -59,10 +59,10 @@ class Target:
             return tvm.target.Target({"kind": "c", **{k: v for k, v in self.tvm.items() if k == "mcpu"}})
         return tvm.target.Target(dict(self.tvm))
 
-    def require_tools(self):
-        """Raise a clear error naming the Debian package when the compiler or emulator is missing."""
+    def require_tools(self, emulator=True):
+        """Raise a clear error naming the Debian package when the compiler (or the emulator) is missing."""
         missing = [(self.cc, self.cc_package)]
-        if self.emulator:
+        if emulator and self.emulator:
             missing.append((self.emulator[0], self.emulator_package))
         for tool, package in missing:
             if shutil.which(tool) is None:

@@ -54,7 +54,7 @@ def test_unit_tests_catch_a_wrong_result(runtime_copy):
 def test_cross_check_catches_c_library_use(runtime_copy):
     port = runtime_copy / "port" / "ek_port_default.c"
     port.write_text("#include <stdlib.h>\n" + port.read_text() + "void *ek_port_scratch(void) { return malloc(8); }\n")
-    result = subprocess.run(["sh", "tests/cross_check.sh", "build", "mcu", "gcc"], cwd=runtime_copy,
+    result = subprocess.run(["sh", "tests/cross_check.sh", "build", "linux", "gcc"], cwd=runtime_copy,
                             capture_output=True, text=True, timeout=120)
     assert result.returncode != 0
     assert "the runtime needs C library symbols: malloc" in result.stderr

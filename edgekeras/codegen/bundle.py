@@ -174,7 +174,7 @@ def write_bundle(compiled, output_dir, source_sha256, quantization=None, emit="c
     target = compiled.target
     if emit not in EMITS:
         raise ValueError(f"Unknown --emit {emit!r} for {target.name}; choose c (C sources) or obj (Thumb objects).")
-    target.require_tools()
+    target.require_tools(emulator=False)  # building a bundle needs no QEMU
     with tempfile.TemporaryDirectory(prefix="edgekeras-bundle-") as scratch:
         folder = Path(scratch) / "bundle"
         _write_sources(compiled, folder, emit)
