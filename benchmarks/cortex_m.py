@@ -145,12 +145,12 @@ def mlperf_paragraph(rows):
 
 def stack_check(rows):
     """A note naming the bundles whose measured stack exceeds the manifest's bound (the bound is wrong)."""
-    over = [f"{r['name']} on {r['target']} (`--emit {r['emit']}`: {r['stack_measured']} > "
-            f"{r['memory']['ram']['stack']})" for r in rows if r["stack_measured"] > r["memory"]["ram"]["stack"]]
+    over = [f"{r['name']}/{r['target']}/{r['emit']} {r['stack_measured']} > {r['memory']['ram']['stack']}"
+            for r in rows if r["stack_measured"] > r["memory"]["ram"]["stack"]]
     if not over:
         return "- The measured stack stays within the manifest's stack bound in every bundle.\n"
-    return ("- The measured stack exceeds the manifest's stack bound (B) in " + ", ".join(over)
-            + ": that bound is not safe there.\n")
+    return (f"- The measured stack exceeds the manifest's stack bound in {len(over)} of {len(rows)} bundles, "
+            f"so that bound is not safe there (model/target/emit, measured > bound B): {'; '.join(over)}.\n")
 
 
 NOTES = """\

@@ -179,7 +179,7 @@ def write_bundle(compiled, output_dir, source_sha256, quantization=None, emit="c
         folder = Path(scratch) / "bundle"
         _write_sources(compiled, folder, emit)
         memory = _memory(compiled, folder, emit, flash_budget, ram_budget)
-        mcu_memory.check_fits(memory, compiled.name, target.name)
+        mcu_memory.check_fits(memory, compiled.name, target.name, int8=quantization is not None)
         shutil.rmtree(folder / "build")
         stack_reserve = -(-(memory.ram["stack"] + STACK_MARGIN) // 256) * 256
         (folder / "board" / "board.ld").write_text(linker_script(target.board, stack_reserve))

@@ -126,7 +126,7 @@ def measure(target, objects, frames, kernel_symbols, arena_bytes, flash_budget=N
         ram_budget=board.ram_bytes if ram_budget is None else int(ram_budget))
 
 
-def check_fits(report, model_name, target_name):
+def check_fits(report, model_name, target_name, int8):
     """Raise BudgetError naming what is over, by how much, and what to do."""
     problems = []
     for kind, used, budget, parts in (("flash", report.flash_bytes, report.flash_budget, report.flash),
@@ -136,8 +136,9 @@ def check_fits(report, model_name, target_name):
             problems.append(f"{kind} needs {used:,} B ({detail}) but the budget is {budget:,} B: over by "
                             f"{used - budget:,} B ({100 * (used - budget) / budget:.0f} %)")
     if problems:
+        advice = "Pick a bigger board" if int8 else "Quantize it (--quantize int8), pick a bigger board"
         raise BudgetError(f"Model '{model_name}' does not fit {report.board} ({target_name}): {'; '.join(problems)}. "
-                          "Quantize it (--quantize int8), pick a bigger board, or raise --flash-budget/--ram-budget.")
+                          f"{advice}, or raise --flash-budget/--ram-budget.")
 
 
 def parse_bytes(text):
