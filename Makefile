@@ -45,6 +45,8 @@ test: setup
 bench: setup
 	$(PY) benchmarks/train_throughput.py
 	$(PY) benchmarks/compile_latency.py
+	$(PY) benchmarks/quantization.py
+	$(PY) benchmarks/cortex_m.py
 
 clean:
 	rm -rf $(VENV) build out *.egg-info

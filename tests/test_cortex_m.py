@@ -141,8 +141,10 @@ def test_int8_io_bundle_exposes_scales_and_runs(digits, tmp_path):
     x = np.load(test)["x"][:3]
     spec = result.manifest["inputs"][0]
     q = np.clip(np.round(x / spec["scale"]) + spec["zero_point"], -128, 127).astype(np.int8)
-    got = load(tmp_path / "io").predict(q)
+    artifact = load(tmp_path / "io")
+    got = artifact.predict(q)
     assert got.dtype == np.int8 and np.array_equal(got, interpreter.run(result.graph, [q])[result.graph.outputs[0].name])
+    assert 0 < artifact.last_run.stack_bytes <= result.manifest["memory"]["ram"]["stack"]  # LLVM frames counted
 
 
 def test_float_bundle_on_a_core_with_fpu(digits, tmp_path):

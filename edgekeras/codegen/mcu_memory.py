@@ -106,7 +106,8 @@ def _register_count(registers):
 
 def stack_bound(frames, kernel_symbols):
     """Bytes of stack one inference can use: the deepest chain through the runtime and any kernel."""
-    kernel = max((frames.get(f"__tvm_ffi_{s}", 0) for s in kernel_symbols), default=0)
+    # an LLVM kernel is a packed entry point that calls its `_compute_` body: both frames are live
+    kernel = max((frames.get(f"__tvm_ffi_{s}", 0) + frames.get(f"{s}_compute_", 0) for s in kernel_symbols), default=0)
     hooks = sum(max(frames.get(name, 0) for name in level) for level in _HOOK_CHAIN)
     return frames.get("ek_model_run", 0) + frames.get("ek_run", 0) + frames.get("bind_args", 0) + kernel + hooks
 
