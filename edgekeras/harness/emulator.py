@@ -32,32 +32,40 @@ def one_line(text):
     return line if len(line) <= _MESSAGE_CAP else line[:_MESSAGE_CAP] + " ..."
 
 
-def build_driver(target):
-    """The driver executable for `target`, compiled on first use. Concurrent callers (pytest-xdist
-    workers) each build under a private name and rename it into place, so none sees a partial file."""
-    flags = [flag for flag in target.cflags if flag not in _LIBRARY_ONLY_FLAGS]
-    source = DRIVER_SOURCE.read_bytes()
-    key = hashlib.sha256(source + "\0".join([target.cc, *flags]).encode()).hexdigest()[:16]
-    path = cache_dir() / f"ek_driver-{target.name}-{key}"
+def build_once(path, build):
+    """`path`, made by `build(partial_path)` on first use. Concurrent callers (pytest-xdist workers)
+    each build under a private name and rename it into place, so none sees a partial file."""
+    path = Path(path)
     if path.is_file():
         return path
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, partial = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     os.close(fd)
     try:
+        build(partial)
+        os.replace(partial, path)
+    finally:
+        if os.path.exists(partial):
+            os.unlink(partial)
+    return path
+
+
+def build_driver(target):
+    """The driver executable for `target`, compiled with the target's compiler on first use."""
+    flags = [flag for flag in target.cflags if flag not in _LIBRARY_ONLY_FLAGS]
+    source = DRIVER_SOURCE.read_bytes()
+    key = hashlib.sha256(source + "\0".join([target.cc, *flags]).encode()).hexdigest()[:16]
+
+    def build(partial):
         command = [target.cc, *flags, "-o", partial, str(DRIVER_SOURCE), "-ldl"]
         try:
             proc = subprocess.run(command, capture_output=True, text=True, errors="replace", timeout=300)
         except (OSError, subprocess.TimeoutExpired) as err:
             raise EmulatorError(f"Cannot build the driver for target '{target.name}': {err}") from None
         if proc.returncode != 0:
-            raise EmulatorError(
-                f"Building the driver for target '{target.name}' failed: {one_line(proc.stderr)}")
-        os.replace(partial, path)
-    finally:
-        if os.path.exists(partial):
-            os.unlink(partial)
-    return path
+            raise EmulatorError(f"Building the driver for target '{target.name}' failed: {one_line(proc.stderr)}")
+
+    return build_once(cache_dir() / f"ek_driver-{target.name}-{key}", build)
 
 
 def batch_size(arrays):

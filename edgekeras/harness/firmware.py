@@ -8,7 +8,6 @@ instructions it executed (a TCG plugin: QEMU counts instructions, it has no cycl
 """
 
 import hashlib
-import os
 import shutil
 import subprocess
 import tempfile
@@ -20,7 +19,8 @@ import numpy as np
 
 from edgekeras.codegen.bundle import LIBRARY, build_library
 from edgekeras.codegen.artifact import BuildError
-from edgekeras.harness.emulator import EmulatorError, one_line, batch_size, cache_dir, split_outputs, write_samples
+from edgekeras.harness.emulator import (EmulatorError, batch_size, build_once, cache_dir, one_line, split_outputs,
+                                        write_samples)
 
 RUNNER = Path(__file__).resolve().parents[2] / "runtime_c" / "firmware" / "ek_runner.c"
 QEMU_FLAGS = ("-nographic", "-monitor", "none", "-serial", "none", "-semihosting-config", "enable=on,target=native")
@@ -58,18 +58,15 @@ def build_firmware(bundle, target):
     bundle = Path(bundle)
     target.require_tools()
     path = cache_dir().parent / "firmware" / f"{target.name}-{_bundle_digest(bundle, target)}.elf"
-    if path.is_file():
-        return path
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(prefix="edgekeras-firmware-") as scratch:
-        folder = Path(scratch) / "bundle"
-        shutil.copytree(bundle, folder, ignore=shutil.ignore_patterns("build"))
-        build_library(folder)
-        elf = _link(target, folder)
-        partial = path.with_suffix(f".{os.getpid()}.tmp")
-        shutil.copy(elf, partial)
-        os.replace(partial, path)
-    return path
+
+    def build(partial):
+        with tempfile.TemporaryDirectory(prefix="edgekeras-firmware-") as scratch:
+            folder = Path(scratch) / "bundle"
+            shutil.copytree(bundle, folder, ignore=shutil.ignore_patterns("build"))
+            build_library(folder)
+            shutil.copy(_link(target, folder), partial)
+
+    return build_once(path, build)
 
 
 def _kernel_ranges(table, kernel_symbols):

@@ -3,14 +3,12 @@ total, between the firmware's ek_measure_begin()/ek_measure_end() calls, and per
 TCG plugin runtime_c/qemu_plugin/ek_icount.c, which Debian lacks, so it is compiled here and cached."""
 
 import hashlib
-import os
 import re
 import subprocess
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from edgekeras.harness.emulator import EmulatorError, one_line, cache_dir
+from edgekeras.harness.emulator import EmulatorError, build_once, cache_dir, one_line
 
 PLUGIN_SOURCE = Path(__file__).resolve().parents[2] / "runtime_c" / "qemu_plugin" / "ek_icount.c"
 _PLUGIN_FLAGS = ("-shared", "-fPIC", "-O2", "-std=c11", "-Wall", "-Wextra", "-Werror")
@@ -42,22 +40,11 @@ def _run(command, what, package):
 
 
 def build_plugin():
-    """The plugin's .so, compiled on first use. Concurrent callers (pytest-xdist workers) each build
-    under a private name and rename it into place, so none loads a partial file."""
+    """The plugin's .so, compiled with the host gcc on first use."""
     key = hashlib.sha256(PLUGIN_SOURCE.read_bytes() + " ".join(_PLUGIN_FLAGS).encode()).hexdigest()[:16]
-    path = cache_dir().parent / "plugins" / f"ek_icount-{key}.so"
-    if path.is_file():
-        return path
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, partial = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    os.close(fd)
-    try:
-        _run(["gcc", *_PLUGIN_FLAGS, "-o", partial, str(PLUGIN_SOURCE)], "Building the QEMU plugin", "gcc")
-        os.replace(partial, path)
-    finally:
-        if os.path.exists(partial):
-            os.unlink(partial)
-    return path
+    return build_once(cache_dir().parent / "plugins" / f"ek_icount-{key}.so",
+                      lambda partial: _run(["gcc", *_PLUGIN_FLAGS, "-o", partial, str(PLUGIN_SOURCE)],
+                                           "Building the QEMU plugin", "gcc"))
 
 
 def symbols(elf_path):
