@@ -43,10 +43,9 @@ def _bundle_digest(bundle, target):
 
 def _link(target, folder):
     """Compile the runner against the built bundle and link the ELF in `folder`; return its path."""
-    cpu = [f for f in target.cflags if f.startswith("-m")]
     command = [target.cc, *target.cflags, "-Wall", "-Wextra", "-Werror", "-I.", "-Iboard", "-nostartfiles",
                "-Wl,--gc-sections", "-T", "board/board.ld", "-o", "firmware.elf", str(RUNNER), "board/ek_startup.c",
-               "board/ek_semihost.c", f"build/{LIBRARY}", "-lm", *cpu]
+               "board/ek_semihost.c", f"build/{LIBRARY}", "-lm"]
     proc = subprocess.run(command, cwd=folder, capture_output=True, text=True, errors="replace")
     if proc.returncode:
         raise BuildError(f"linking the test firmware for {target.board.name} failed: {one_line(proc.stderr)}")
