@@ -13,6 +13,7 @@ from edgekeras.codegen.artifact import BuildError, write_artifact
 from edgekeras.codegen.build import build_model
 from edgekeras.codegen.bundle import write_bundle
 from edgekeras.codegen.relax_kernels import LoweringError
+from edgekeras.codegen.schedules import ScheduleOptions
 from edgekeras.targets import get_target
 
 
@@ -76,7 +77,8 @@ def _precision(quantize, target, graph, calib):
 
 def compile_model(source, target="host", output_dir=None, dump_ir=None, stop_after=None, debug_outputs=False,
                   quantize=None, calib=None, calib_samples=None, io="float", observer="minmax", observers=None,
-                  keep_float=(), emit=None, flash_budget=None, ram_budget=None):
+                  keep_float=(), emit=None, flash_budget=None, ram_budget=None, threads=1, tune=0,
+                  tuning_records=None):
     """Compile an edgekeras model or a .keras/.h5/.onnx file for `target`; returns a CompileResult.
 
     `quantize="int8"` quantizes with calibration samples `calib` (an .npz path or arrays; the first
@@ -84,7 +86,9 @@ def compile_model(source, target="host", output_dir=None, dump_ir=None, stop_aft
     or int8 model inputs/outputs (`io`), and the layers in `keep_float` left in float. The default
     is float, except on microcontroller targets (int8). Microcontroller targets write a firmware
     bundle with kernels as C (`emit="c"`, default) or Thumb objects (`"obj"`) and fail when it does
-    not fit the reference board's flash/RAM (or `flash_budget`/`ram_budget` bytes)."""
+    not fit the reference board's flash/RAM (or `flash_budget`/`ram_budget` bytes). Kernels use up to
+    `threads` threads by default at run time; `tune` > 0 runs that many MetaSchedule trials per kernel
+    and keeps the records in `tuning_records` (default: the user's cache), reused by later compiles."""
     from edgekeras.frontend import import_model, source_digest
     from edgekeras.passes.pipeline import check_phase, run_graph_phases
 
@@ -112,7 +116,7 @@ def compile_model(source, target="host", output_dir=None, dump_ir=None, stop_aft
     if debug_outputs:
         _expose_intermediates(graph)
     try:
-        compiled = build_model(graph, target, _version())
+        compiled = build_model(graph, target, _version(), ScheduleOptions(threads, tune, tuning_records))
     except LoweringError as err:
         raise CompileError(str(err)) from None
     if dump_ir:

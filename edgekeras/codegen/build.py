@@ -5,6 +5,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from edgekeras.codegen.kernels import KernelTable
+from edgekeras.codegen.schedules import ScheduleOptions
 from edgekeras.codegen.memory_plan import Step, plan_memory
 from edgekeras.codegen.relax_kernels import VIEW_OPS, check_supported, lower_node, view_constant_inputs
 
@@ -57,7 +58,7 @@ def _align(n, alignment):
     return -(-n // alignment) * alignment
 
 
-def build_model(graph, target, version):
+def build_model(graph, target, version, schedule_options=ScheduleOptions()):
     check_supported(graph, target.name)
     graph = graph.copy()  # lowering swaps in kernel-layout weights; the caller's graph stays as it was
     tensors, index = [], {}
@@ -74,7 +75,7 @@ def build_model(graph, target, version):
 
     for value in graph.inputs:
         key_of(value)
-    kernels, calls, steps, views, node_calls = KernelTable(), [], [], {}, {}
+    kernels, calls, steps, views, node_calls = KernelTable(target, schedule_options), [], [], {}, {}
     for node in graph.nodes:
         if node.op in VIEW_OPS and not node.epilogue:
             views[key_of(node.output)] = key_of(node.inputs[0])

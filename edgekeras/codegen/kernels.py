@@ -1,8 +1,7 @@
-"""TIR kernels: a default schedule, their workspace needs, de-duplication, and the target object file.
+"""TIR kernels: scheduled for their target, their workspace needs, de-duplication, the object file.
 
-The default schedule inlines every intermediate stage that can be inlined (padding, elementwise
-epilogues), so the only temporaries left are reduction results. Those become
-`TVMBackendAllocWorkspace` calls, which the C runtime serves from a slice of the arena; the slice
+Each kernel is scheduled by `edgekeras.codegen.schedules`. Temporaries a schedule leaves in global
+memory become `TVMBackendAllocWorkspace` calls, which the C runtime serves from a slice of the arena; the slice
 size is the sum of the remaining intermediate buffers (each rounded to the workspace alignment),
 an upper bound on what the kernel asks for. Kernels that are structurally equal (same op, shapes
 and attrs) are built once.
@@ -10,32 +9,10 @@ and attrs) are built once.
 
 import numpy as np
 
+from edgekeras.codegen.schedules import ScheduleOptions, schedule_kernel
+from edgekeras.codegen.schedules.generic import intermediates
+
 WORKSPACE_ALIGN = 64
-
-
-def _intermediates(sch):
-    """Buffers allocated inside the kernel (its root block's), i.e. everything but the parameters."""
-    try:
-        return list(sch.get(sch.get_sblock("root")).alloc_buffers)
-    except Exception:  # noqa: BLE001 - a function without a root block allocates nothing
-        return []
-
-
-def default_schedule(func):
-    from tvm import s_tir
-
-    sch = s_tir.Schedule(func)
-    temporaries = _intermediates(sch)
-    if not temporaries:
-        return func
-    for block in sch.get_child_blocks(sch.get_sblock("root")):
-        if not any(w.source.same_as(t) for w in sch.get(block).writes for t in temporaries):
-            continue
-        try:
-            sch.compute_inline(block)
-        except s_tir.ScheduleError:
-            continue  # a reduction, or a stage read by a reduction in a way inlining cannot express
-    return sch.mod["main"]
 
 
 def workspace_bytes(func):
@@ -43,7 +20,7 @@ def workspace_bytes(func):
     from tvm import s_tir
 
     total = 0
-    for buf in _intermediates(s_tir.Schedule(func)):
+    for buf in intermediates(s_tir.Schedule(func)):
         size = int(np.prod([int(d) for d in buf.shape], dtype=np.int64)) * (int(buf.dtype.bits) // 8)
         total += -(-size // WORKSPACE_ALIGN) * WORKSPACE_ALIGN
     return total
@@ -52,19 +29,23 @@ def workspace_bytes(func):
 class KernelTable:
     """Unique kernels in first-use order, named `ek_k<N>_<tvm name>`."""
 
-    def __init__(self):
-        self.funcs = []  # (symbol, PrimFunc, workspace bytes)
+    def __init__(self, target, options=ScheduleOptions()):
+        self.target, self.options = target, options
+        self.funcs = []  # (symbol, scheduled PrimFunc, workspace bytes)
+        self._unscheduled = []  # the PrimFuncs as lowered, compared to find duplicates before scheduling
 
     def add(self, func, hint):
         import tvm_ffi
 
-        func = default_schedule(func)
-        for symbol, known, workspace in self.funcs:
+        for index, known in enumerate(self._unscheduled):
             if tvm_ffi.structural_equal(known, func):
+                symbol, _, workspace = self.funcs[index]
                 return symbol, workspace
         symbol = f"ek_k{len(self.funcs)}_{hint}"
-        workspace = workspace_bytes(func)
-        self.funcs.append((symbol, func, workspace))
+        scheduled = schedule_kernel(func, self.target, self.options)
+        workspace = workspace_bytes(scheduled)
+        self._unscheduled.append(func)
+        self.funcs.append((symbol, scheduled, workspace))
         return symbol, workspace
 
     def ir_module(self):
