@@ -1,11 +1,17 @@
-"""Compiler benchmark on the proof model set: compile time (host), arena bytes against the planner's
-lower bound, weight bytes, and single-thread host latency (p50, one sample) of the edgekeras
-artifact against ONNX Runtime and LiteRT running Keras's own ONNX export and TFLite conversion of
-the same model. Writes benchmarks/results/compile_latency.md.
+"""Host speed benchmark on the proof model set, float and int8, untuned and tuned: single-thread
+latency (batch 1, p50) of the edgekeras artifact against ONNX Runtime and LiteRT running the same
+weights, with compile time, arena and weight bytes. Writes benchmarks/results/compile_latency.md
+and the chart benchmarks/results/compile_latency.png.
 
-`predict` latency includes the Python/ctypes call; the pure C `ek_model_run` time is reported too
-when the loaded artifact exposes its library. The kernels are untuned TVM output: expect them to be
-far slower than ORT and LiteRT's hand-tuned kernels (speed is later work).
+Peers: float = Keras's own ONNX export and TFLite conversion of the model; int8 = ONNX Runtime's
+static QDQ quantization of that ONNX file and the TFLite converter's full-integer model, both
+calibrated with min/max on the same samples as edgekeras's int8 compile (float inputs/outputs
+everywhere). "Tuned" = compiled with `tune=N` (MetaSchedule, N trials per kernel); its records stay
+in a benchmark-local folder, so a rerun reuses them (the compile time then has no tuning in it).
+The untuned compile reads an empty records folder, so no earlier tuning leaks into it.
+
+Latency: edgekeras `predict` (Python call into the C runtime) against the peers' Python calls, so
+all three carry a Python call; `C run` is `ek_model_run` alone.
 """
 
 import argparse
@@ -25,34 +31,16 @@ sys.path.insert(0, str(HERE))
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
+import litert_int8  # noqa: E402
 import model_zoo as zoo  # noqa: E402
 import peers  # noqa: E402
 
 RESULTS = HERE / "results" / "compile_latency.md"
-
-
-def measure(name, folder):
-    import edgekeras
-    from edgekeras import runtime
-    from edgekeras.compiler import compile_model
-
-    model = zoo.build(name, edgekeras)
-    start = time.perf_counter()
-    result = compile_model(model, target="x86_64", output_dir=folder / name)
-    compile_s = time.perf_counter() - start
-    x, _ = zoo.data(name, 1, seed=1)
-    artifact = runtime.load(result.path)
-    ours = artifact.predict(x)
-    row = {"name": name, "compile_s": compile_s, **{k: result.manifest[k] for k in
-           ("arena_bytes", "arena_lower_bound_bytes", "weight_bytes")}}
-    row["edgekeras"] = np.median(peers.time_calls(lambda: artifact.predict(x)))
-    row["c_run"] = float(np.median(artifact.time_runs(x)))
-    for peer, make, export in (("onnxruntime", peers.onnxruntime_runner, zoo.export_onnx),
-                               ("litert", peers.litert_runner, zoo.export_tflite)):
-        fn, out = make(export(name, folder / "peers"), x)
-        row[f"{peer}_max_abs_diff"] = float(np.abs(np.asarray(out) - ours).max())
-        row[peer] = np.median(peers.time_calls(fn))
-    return row
+RECORDS = HERE / "tuning_records"
+TUNE_TRIALS = 8  # per kernel: the whole set (float and int8, ~110 kernels) tunes in ~10 min on 2 cores
+CALIB_SAMPLES = 100
+PRECISIONS = ("float", "int8")
+VARIANTS = ("untuned", "tuned")
 
 
 def cpu_name():
@@ -69,40 +57,151 @@ def ms(seconds):
     return "n/a" if seconds is None else f"{seconds * 1e3:.3f}"
 
 
-def table(rows):
-    head = ("| model | compile s | arena B (lower bound) | weights B | edgekeras predict ms | edgekeras C run ms "
-            "| ORT ms | LiteRT ms | predict / ORT | predict / LiteRT | max abs diff vs ORT, LiteRT |")
-    lines = [head, "|" + "---|" * (head.count("|") - 1)]
+def calibration_set(name, n):
+    """`n` calibration inputs (benchmarks/quantization.py's choice: training digits, or an unused seed)."""
+    from quantization import calibration_set as pick
+
+    return pick(name, n)
+
+
+def peer_models(name, precision, keras_path, calib, folder):
+    """{peer: model file} of ONNX Runtime and LiteRT for `precision`."""
+    onnx = zoo.export_onnx(name, folder)
+    if precision == "float":
+        return {"onnxruntime": onnx, "litert": zoo.export_tflite(name, folder)}
+    return {"onnxruntime": peers.onnx_int8(onnx, calib, Path(folder) / f"{name}-int8.onnx"),
+            "litert": litert_int8.convert_int8(keras_path, calib, io="float", output=Path(folder) / f"{name}-int8.tflite")}
+
+
+def measure(name, folder, precision, trials, records):
+    """One table row: edgekeras untuned (and tuned when `trials`) vs ONNX Runtime and LiteRT."""
+    from edgekeras import runtime
+    from edgekeras.compiler import compile_model
+
+    keras_path, _ = zoo.save_keras_variants(name, folder / "models")
+    x, _ = zoo.data(name, 1, seed=1)
+    calib = calibration_set(name, CALIB_SAMPLES) if precision == "int8" else None
+    options = {"quantize": "int8", "calib": calib} if precision == "int8" else {}
+    row, outputs = {"name": name, "precision": precision}, {}
+    for variant in VARIANTS if trials else VARIANTS[:1]:
+        records_folder = records if variant == "tuned" else folder / "no-records"
+        start = time.perf_counter()
+        result = compile_model(keras_path, "x86_64", folder / f"{name}-{precision}-{variant}",
+                               tune=trials if variant == "tuned" else 0, tuning_records=str(records_folder), **options)
+        row[f"{variant}_compile_s"] = time.perf_counter() - start
+        artifact = runtime.load(result.path)
+        outputs[variant] = np.asarray(artifact.predict(x))
+        row[f"{variant}_predict"] = float(np.median(peers.time_calls(lambda: artifact.predict(x))))
+        row[f"{variant}_c_run"] = float(np.median(artifact.time_runs(x)))
+        row.update(arena_bytes=result.manifest["arena_bytes"], weight_bytes=result.manifest["weight_bytes"])
+    if "tuned" in outputs:
+        row["tuned_max_abs_diff"] = float(np.abs(outputs["tuned"] - outputs["untuned"]).max())
+    for peer, path in peer_models(name, precision, keras_path, calib, folder / "peers").items():
+        run, out = (peers.onnxruntime_runner if peer == "onnxruntime" else peers.litert_runner)(path, x)
+        row[peer] = float(np.median(peers.time_calls(run)))
+        row[f"{peer}_max_abs_diff"] = float(np.abs(np.asarray(out) - outputs["untuned"]).max())
+    return row
+
+
+def ratio(row, ours, peer):
+    return "n/a" if row.get(ours) is None else f"{row[ours] / row[peer]:.1f}x"
+
+
+def table(rows, tuned):
+    head = ["model", "compile s" + (" (tuned)" if tuned else ""), "arena B", "weights B", "edgekeras ms"]
+    head += ["tuned ms"] if tuned else []
+    head += ["C run ms" + (" (tuned)" if tuned else ""), "ORT ms", "LiteRT ms", "edgekeras / ORT", "edgekeras / LiteRT"]
+    head += ["tuned / ORT", "tuned / LiteRT", "max abs diff tuned vs untuned"] if tuned else []
+    head += ["max abs diff vs ORT, LiteRT"]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for r in rows:
-        lines.append(
-            f"| {r['name']} | {r['compile_s']:.2f} | {r['arena_bytes']} ({r['arena_lower_bound_bytes']}) "
-            f"| {r['weight_bytes']} | {ms(r['edgekeras'])} | {ms(r['c_run'])} | {ms(r['onnxruntime'])} "
-            f"| {ms(r['litert'])} | {r['edgekeras'] / r['onnxruntime']:.1f}x | {r['edgekeras'] / r['litert']:.1f}x "
-            f"| {r['onnxruntime_max_abs_diff']:.1e}, {r['litert_max_abs_diff']:.1e} |")
+        both = lambda key, fmt: fmt(r[f"untuned_{key}"]) + (f" ({fmt(r[f'tuned_{key}'])})" if tuned else "")  # noqa: E731
+        cells = [r["name"], both("compile_s", lambda s: f"{s:.1f}"), str(r["arena_bytes"]), str(r["weight_bytes"]),
+                 ms(r["untuned_predict"])]
+        cells += [ms(r["tuned_predict"])] if tuned else []
+        cells += [both("c_run", ms), ms(r["onnxruntime"]), ms(r["litert"]), ratio(r, "untuned_predict", "onnxruntime"),
+                  ratio(r, "untuned_predict", "litert")]
+        if tuned:
+            cells += [ratio(r, "tuned_predict", "onnxruntime"), ratio(r, "tuned_predict", "litert"),
+                      f"{r['tuned_max_abs_diff']:.1e}"]
+        cells += [f"{r['onnxruntime_max_abs_diff']:.1e}, {r['litert_max_abs_diff']:.1e}"]
+        lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
+
+
+def chart(rows_by_precision, tuned, path):
+    """Grouped bars of p50 latency per model (log scale), one panel per precision."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    series = [("untuned_predict", "edgekeras")] + ([("tuned_predict", "edgekeras tuned")] if tuned else []) \
+        + [("onnxruntime", "ONNX Runtime"), ("litert", "LiteRT")]
+    panels = [(p, rows) for p, rows in rows_by_precision.items() if rows]
+    fig, axes = plt.subplots(1, len(panels), figsize=(6.5 * len(panels), 4.2), squeeze=False)
+    width = 0.8 / len(series)
+    for ax, (precision, rows) in zip(axes[0], panels):
+        positions = np.arange(len(rows))
+        for i, (key, label) in enumerate(series):
+            ax.bar(positions + (i - (len(series) - 1) / 2) * width, [r[key] * 1e3 for r in rows], width, label=label)
+        ax.set_xticks(positions, [r["name"] for r in rows], rotation=25, ha="right")
+        ax.set_yscale("log")
+        ax.set_ylabel("ms per inference (p50, batch 1, 1 thread)")
+        ax.set_title(f"{precision}: lower is better")
+        ax.grid(axis="y", which="both", alpha=0.3)
+    axes[0][0].legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def report(rows_by_precision, trials, records):
+    tuned = bool(trials)
+    sections = []
+    for precision, rows in rows_by_precision.items():
+        if rows:
+            sections.append(f"## {precision}\n\n{table(rows, tuned)}\n")
+    tuning = (f"Tuned: `tune={trials}` MetaSchedule trials per kernel, records in `{records}` "
+              "(compile s in parentheses includes tuning only for kernels the records lacked)."
+              if tuned else "No tuned columns (`--tune 0`).")
+    return (
+        "# Host latency vs ONNX Runtime and LiteRT (batch 1, one thread)\n\n"
+        f"Machine: {cpu_name()}, {os.cpu_count()} cores, Python {platform.python_version()}; "
+        f"run {datetime.date.today().isoformat()}; `python benchmarks/compile_latency.py`. "
+        "p50 of >= 20 runs, one thread everywhere.\n\n"
+        f"{tuning} Chart: `compile_latency.png`.\n\n" + "\n".join(sections) + "\n"
+        "- edgekeras ms = `predict` (Python call into the C runtime), like the peers' Python calls; "
+        "`C run` = `ek_model_run` alone.\n"
+        "- Ratios > 1x: edgekeras is slower. max abs diff: outputs against edgekeras untuned on the same input "
+        "(int8: each tool picks its own scales, so int8 differences are quantization, not arithmetic; "
+        "tuned vs untuned int8 must be 0).\n"
+        "- int8 peers: ORT = static QDQ (per-channel int8 weights, int8 activations, min/max) of Keras's ONNX "
+        "export; LiteRT = the TFLite converter's full-integer model. Same calibration samples for all three.\n"
+    )
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--models", nargs="+", default=list(zoo.MODELS), choices=zoo.MODELS)
-    parser.add_argument("--output", default=str(RESULTS))
+    parser.add_argument("--precisions", nargs="+", default=list(PRECISIONS), choices=PRECISIONS)
+    parser.add_argument("--tune", type=int, default=TUNE_TRIALS, metavar="N",
+                        help=f"MetaSchedule trials per kernel for the tuned columns (default {TUNE_TRIALS}; 0: none)")
+    parser.add_argument("--records", default=str(RECORDS), help="tuning records folder (kept between runs)")
+    parser.add_argument("--output", default=str(RESULTS), help="the Markdown file; the chart goes next to it (.png)")
     args = parser.parse_args()
+    rows = {p: [] for p in args.precisions}
     with tempfile.TemporaryDirectory() as tmp:
-        rows = []
         for name in args.models:
-            rows.append(measure(name, Path(tmp)))
-            print(f"{name}: done", flush=True)
-    text = (
-        "# Compile and single-thread latency (host, batch 1)\n\n"
-        f"Machine: {cpu_name()}, {os.cpu_count()} cores, "
-        f"Python {platform.python_version()}; run {datetime.date.today().isoformat()}; "
-        "one thread everywhere; p50 of >= 20 runs.\n\n"
-        f"{table(rows)}\n\n"
-        "edgekeras kernels are untuned TVM output (no schedules yet); ORT and LiteRT use tuned kernels. "
-        "`predict` includes the Python/ctypes call; `C run` is `ek_model_run` alone.\n"
-    )
-    Path(args.output).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.output).write_text(text)
+            for precision in args.precisions:
+                start = time.perf_counter()
+                rows[precision].append(measure(name, Path(tmp), precision, args.tune, Path(args.records)))
+                print(f"{name} {precision}: done in {time.perf_counter() - start:.0f} s", flush=True)
+    output = Path(args.output)
+    output.parent.mkdir(parents=True, exist_ok=True)
+    text = report(rows, args.tune, args.records)
+    output.write_text(text)
+    chart(rows, bool(args.tune), output.with_suffix(".png"))
     print(text)
 
 

@@ -1,4 +1,5 @@
-"""Single-thread latency of the peers edgekeras is measured against: ONNX Runtime and LiteRT.
+"""Single-thread latency of the peers edgekeras is measured against: ONNX Runtime and LiteRT, and
+ONNX Runtime's own int8 model of an .onnx file.
 
 Both are pinned to one thread (ORT: intra- and inter-op pools of 1; LiteRT: num_threads=1) so the
 comparison with the single-threaded C runtime is fair. Every helper returns per-call seconds.
@@ -49,3 +50,27 @@ def litert_runner(path, x):
         return interpreter.get_tensor(output_index)
 
     return run, run()
+
+
+def onnx_int8(path, calib, output):
+    """ONNX Runtime's own int8 model of the float .onnx at `path`: static QDQ quantization (int8
+    activations and per-channel int8 weights) calibrated with min/max on the samples `calib`, the
+    same ones edgekeras and the TFLite converter get. Returns `output`."""
+    from onnxruntime.quantization import (CalibrationDataReader, CalibrationMethod, QuantFormat, QuantType,
+                                          quantize_static)
+    import onnxruntime
+
+    name = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"]).get_inputs()[0].name
+
+    class Samples(CalibrationDataReader):
+        def __init__(self):
+            self._rows = iter(calib[n:n + 1] for n in range(len(calib)))
+
+        def get_next(self):
+            row = next(self._rows, None)
+            return None if row is None else {name: row}
+
+    quantize_static(str(path), str(output), Samples(), quant_format=QuantFormat.QDQ, per_channel=True,
+                    activation_type=QuantType.QInt8, weight_type=QuantType.QInt8,
+                    calibrate_method=CalibrationMethod.MinMax)
+    return output

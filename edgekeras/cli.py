@@ -26,7 +26,8 @@ def _compile(args):
                            stop_after=args.stop_after, quantize=args.quantize, calib=args.calib,
                            calib_samples=args.calib_samples, io=args.io, observer=args.observer,
                            observers=dict(_observer_override(o) for o in args.observe), keep_float=args.keep_float,
-                           emit=args.emit, flash_budget=_bytes(args.flash_budget), ram_budget=_bytes(args.ram_budget))
+                           emit=args.emit, flash_budget=_bytes(args.flash_budget), ram_budget=_bytes(args.ram_budget),
+                           threads=args.threads, tune=args.tune, tuning_records=args.tuning_records)
     if result.path is None:
         if not args.dump_ir:
             print(result.graph)
@@ -39,6 +40,11 @@ def _compile(args):
           f"weights {m['weight_bytes']:,} B")
     if "memory" in m:
         _print_memory(m["memory"], m["bundle"]["emit"])
+    if "device_code" in m:
+        code = m["device_code"]
+        built = f"{code['format']} by {code['compiler']} ({', '.join(a for a in code['sass'] + [code['ptx']] if a)})" \
+            if code["format"] == "fatbin" else f"{code['format']}: {code['note']}"
+        print(f"  {m['precision']} for {m['arch']}; device code {built}")
     if "quantize" in m:
         q = m["quantize"]
         print(f"  int8 ({q['scheme']}, io {q['io']}): {q['calib_samples']} calibration samples, observer "
@@ -80,6 +86,12 @@ def _db(value):
 
 
 # ---- verify --------------------------------------------------------------------------------------
+def _verify_atol(args):
+    from edgekeras.harness.verify import default_atol
+
+    return default_atol(json.loads((Path(args.artifact) / MANIFEST).read_text())) if args.atol is None else args.atol
+
+
 def _verify(args):
     from edgekeras.harness.verify import verify
 
@@ -89,7 +101,7 @@ def _verify(args):
     if args.json:
         print(json.dumps(report))
     else:
-        _print_verify(report, args.atol)
+        _print_verify(report, _verify_atol(args))
     return 0 if report["passed"] else 1
 
 
@@ -152,7 +164,7 @@ def _bench(args):
     from edgekeras.harness.bench import bench
 
     with _stdout_to_stderr() if args.json else contextlib.nullcontext():
-        report = bench(args.artifact, runs=args.runs, warmup=args.warmup)
+        report = bench(args.artifact, runs=args.runs, warmup=args.warmup, threads=args.threads)
     if args.json:
         print(json.dumps(report))
         return 0
@@ -164,7 +176,8 @@ def _bench(args):
     if "latency_ms" in report:
         lat = report["latency_ms"]
         print(f"  latency over {report['runs']} runs: p50 {lat['p50']:.4f} ms, p90 {lat['p90']:.4f} ms, "
-              f"p99 {lat['p99']:.4f} ms; {report['throughput_per_s']:,.0f} inferences/s (1 thread)")
+              f"p99 {lat['p99']:.4f} ms; {report['throughput_per_s']:,.0f} inferences/s"
+              + (f" ({report['threads']} thread{'s' if report['threads'] > 1 else ''})" if "threads" in report else ""))
     if "instructions_per_inference" in report:
         per_mac = report["instructions_per_mac"]
         print(f"  {report['instructions_per_inference']:,.0f} instructions per inference"
@@ -294,7 +307,7 @@ def _targets(args):
     for row in rows:
         cc, emu = row["compiler"], row["emulator"]
         cc_text = f"{cc['command']} ({'ok' if cc['installed'] else 'apt-get install ' + cc['package']})"
-        emu_text = ("native" if emu is None else
+        emu_text = ("GPU" if row["kind"] == "cuda" else "native" if emu is None else
                     f"{emu['command']} ({'ok' if emu['installed'] else 'apt-get install ' + emu['package']})")
         print(f"{row['name']:<14} {', '.join(row['aliases']) or '-':<14} {row['kind']:<7} {cc_text:<28} "
               f"{emu_text:<28} {row['description']}")
@@ -302,6 +315,9 @@ def _targets(args):
             board = row["board"]
             print(f"{'':<14} board {board['name']}: flash {board['flash_bytes'] // 1024:,} KB, "
                   f"RAM {board['ram_bytes'] // 1024:,} KB")
+        if "nvcc" in row:
+            print(f"{'':<14} device code: " + (f"nvcc {row['nvcc']}" if row["nvcc"] else
+                                               "no nvcc found: kernels stay CUDA source, compiled at load"))
     return 0
 
 
@@ -315,10 +331,28 @@ def _target_row(target):
     if target.board is not None:
         row["board"] = {"name": target.board.name, "flash_bytes": target.board.flash_bytes,
                         "ram_bytes": target.board.ram_bytes}
+    if target.is_cuda:
+        from edgekeras.codegen.cuda_device_code import find_nvcc
+
+        row["nvcc"] = find_nvcc()
     return row
 
 
 # ---- parser --------------------------------------------------------------------------------------
+def _count(low, high):
+    """argparse type: an integer in [low, high] (no upper bound when high is None)."""
+    def parse(text):
+        try:
+            value = int(text)
+        except ValueError:
+            value = None
+        if value is None or value < low or (high is not None and value > high):
+            raise argparse.ArgumentTypeError(f"expected an integer from {low}" + (f" to {high}" if high else " up")
+                                             + f", got {text!r}")
+        return value
+    return parse
+
+
 class _Parser(argparse.ArgumentParser):
     """argparse, but a usage error is one line (not the usage block) and exit code 2."""
 
@@ -337,8 +371,9 @@ def build_parser():
     cmd.add_argument("-o", "--output", help="artifact folder (default: chosen by the compiler)")
     cmd.add_argument("--dump-ir", action="store_true", help="print the IR after each phase")
     cmd.add_argument("--stop-after", metavar="PHASE", help="stop after this phase (import, optimize, quantize, ...)")
-    cmd.add_argument("--quantize", choices=("int8", "float"),
-                     help="int8 (TFLite int8 scheme) or float; default float, int8 on microcontrollers")
+    cmd.add_argument("--quantize", choices=("int8", "float", "fp16"),
+                     help="int8 (TFLite int8 scheme), float, or fp16 (CUDA targets); default float, int8 on "
+                          "microcontrollers")
     cmd.add_argument("--calib", metavar="FILE.npz", help="calibration samples: arrays named after the inputs, or one 'x'")
     cmd.add_argument("--calib-samples", type=int, metavar="N", help="use the first N calibration samples")
     cmd.add_argument("--io", choices=("float", "int8"), default="float",
@@ -354,6 +389,12 @@ def build_parser():
     cmd.add_argument("--flash-budget", metavar="BYTES", help="microcontrollers: flash to fit in (e.g. 512K), "
                      "instead of the reference board's")
     cmd.add_argument("--ram-budget", metavar="BYTES", help="microcontrollers: RAM to fit in (e.g. 128K)")
+    cmd.add_argument("--threads", type=_count(1, 64), default=1, metavar="N",
+                     help="threads the kernels' parallel loops use by default at run time (Linux targets; default 1)")
+    cmd.add_argument("--tune", type=_count(0, None), default=0, metavar="N",
+                     help="MetaSchedule trials per kernel not yet in the tuning records (host target; default 0)")
+    cmd.add_argument("--tuning-records", metavar="PATH",
+                     help="tuning records folder, read by every compile (default ~/.cache/edgekeras)")
     cmd.set_defaults(run=_compile)
 
     cmd = sub.add_parser("verify", help="check an artifact against its model on the same inputs")
@@ -362,7 +403,7 @@ def build_parser():
     cmd.add_argument("--data", help=".npz with arrays named after the inputs (or one 'x'), optional labels 'y'")
     cmd.add_argument("--reference", default="edgekeras", choices=("edgekeras", "keras", "onnxruntime"))
     cmd.add_argument("--per-layer", action="store_true", help="compare every intermediate value, name the first bad layer")
-    cmd.add_argument("--atol", type=float, default=1e-4, help="largest absolute error that passes (default 1e-4)")
+    cmd.add_argument("--atol", type=float, help="largest absolute error that passes (default 1e-4; 2e-2 for fp16)")
     cmd.add_argument("--min-agreement", type=float, default=None,
                      help="smallest top-1 agreement that passes, for classifier outputs (default 1.0; 0.99 for int8)")
     cmd.add_argument("--json", action="store_true", help="print one JSON object")
@@ -372,6 +413,8 @@ def build_parser():
     cmd.add_argument("artifact", help="the artifact folder written by `edgekeras compile`")
     cmd.add_argument("--runs", type=int, help="timed runs (default 100 on the host, 4 samples on Cortex-M)")
     cmd.add_argument("--warmup", type=int, default=10, help="untimed runs first (host; default 10)")
+    cmd.add_argument("--threads", type=_count(1, 64), metavar="N",
+                     help="threads for the kernels' parallel loops (host; default: the artifact's compile-time --threads)")
     cmd.add_argument("--json", action="store_true", help="print one JSON object")
     cmd.set_defaults(run=_bench)
 

@@ -59,9 +59,17 @@ def _expose_intermediates(graph):
 
 
 def _precision(quantize, target, graph, calib):
-    """"int8" or "float": what the user asked for, else the target's default (int8 on microcontrollers)."""
-    if quantize not in (None, "int8", "float"):
-        raise CompileError(f"Unknown quantization {quantize!r}; supported: int8, float.")
+    """"int8", "float" or "fp16" (CUDA): what the user asked for, else the target's default (int8 on
+    microcontrollers, float elsewhere)."""
+    if quantize not in (None, "int8", "float", "fp16"):
+        raise CompileError(f"Unknown quantization {quantize!r}; supported: int8, float, fp16 (CUDA targets).")
+    if target.is_cuda:
+        if quantize == "int8":
+            raise CompileError(f"Target '{target.name}' (CUDA) builds float and fp16 models; int8 is not supported "
+                               "on CUDA targets: use --quantize fp16 or float.")
+        return quantize or "float"
+    if quantize == "fp16":
+        raise CompileError(f"fp16 is built for CUDA targets only; '{target.name}' takes int8 or float.")
     if not target.is_mcu:
         return quantize or "float"
     has_fpu = target.extra.get("fpu", True)
@@ -82,13 +90,15 @@ def compile_model(source, target="host", output_dir=None, dump_ir=None, stop_aft
     """Compile an edgekeras model or a .keras/.h5/.onnx file for `target`; returns a CompileResult.
 
     `quantize="int8"` quantizes with calibration samples `calib` (an .npz path or arrays; the first
-    `calib_samples` are used), range observer `observer` (per tensor or layer: `observers`), float
-    or int8 model inputs/outputs (`io`), and the layers in `keep_float` left in float. The default
-    is float, except on microcontroller targets (int8). Microcontroller targets write a firmware
-    bundle with kernels as C (`emit="c"`, default) or Thumb objects (`"obj"`) and fail when it does
-    not fit the reference board's flash/RAM (or `flash_budget`/`ram_budget` bytes). Kernels use up to
-    `threads` threads by default at run time; `tune` > 0 runs that many MetaSchedule trials per kernel
-    and keeps the records in `tuning_records` (default: the user's cache), reused by later compiles."""
+    `calib_samples` are used), range observer `observer` (per tensor or layer: `observers`), float or
+    int8 model inputs/outputs (`io`), and the layers in `keep_float` left in float. The default is
+    float, except on microcontroller targets (int8); CUDA targets also take `quantize="fp16"` and build
+    one TVM Relax VM library for the whole graph (`edgekeras.codegen.cuda`). Microcontroller targets
+    write a firmware bundle with kernels as C (`emit="c"`, default) or Thumb objects (`"obj"`) and fail
+    when it does not fit the reference board's flash/RAM (or `flash_budget`/`ram_budget` bytes). Kernels
+    use up to `threads` threads by default at run time; `tune` > 0 runs that many MetaSchedule trials
+    per kernel and keeps the records in `tuning_records` (default: the user's cache), reused by later
+    compiles."""
     from edgekeras.frontend import import_model, source_digest
     from edgekeras.passes.pipeline import check_phase, run_graph_phases
 
@@ -98,8 +108,16 @@ def compile_model(source, target="host", output_dir=None, dump_ir=None, stop_aft
     if not target.is_mcu and (emit is not None or flash_budget is not None or ram_budget is not None):
         raise CompileError(f"--emit, --flash-budget and --ram-budget apply to microcontroller targets; "
                            f"'{target.name}' builds a shared library.")
+    if not 1 <= threads <= 64:
+        raise CompileError(f"threads must be from 1 to 64, got {threads}.")
+    if target.is_mcu and threads > 1:
+        raise CompileError(f"Target '{target.name}' is a microcontroller: its kernels run on one core (--threads 1).")
+    if target.is_cuda and tune:
+        raise CompileError(f"Tuning needs kernels measured on the target; '{target.name}' is a GPU, which this "
+                           "compile does not run on: its kernels use dlight's default GPU schedules (--tune 0).")
     graph = import_model(source)
-    quantize = _precision(quantize, target, graph, calib) == "int8"
+    precision = _precision(quantize, target, graph, calib)
+    quantize = precision == "int8"
     graph = run_graph_phases(graph, stop_after=stop_after, on_phase=(lambda p, g: dump_ir(p, str(g))) if dump_ir else None)
     if stop_after in ("import", "optimize"):
         return CompileResult(None, None, graph)
@@ -115,6 +133,8 @@ def compile_model(source, target="host", output_dir=None, dump_ir=None, stop_aft
         return CompileResult(None, None, graph)
     if debug_outputs:
         _expose_intermediates(graph)
+    if target.is_cuda:
+        return _compile_cuda(graph, target, precision, source, output_dir, dump_ir, stop_after)
     try:
         compiled = build_model(graph, target, _version(), ScheduleOptions(threads, tune, tuning_records))
     except LoweringError as err:
@@ -135,3 +155,25 @@ def compile_model(source, target="host", output_dir=None, dump_ir=None, stop_aft
     if dump_ir:
         dump_ir("emit", "\n".join(sorted(p.name for p in output_dir.iterdir())))
     return CompileResult(output_dir, info, graph, compiled)
+
+
+def _compile_cuda(graph, target, precision, source, output_dir, dump_ir, stop_after):
+    """lower: the whole graph as one Relax module compiled for the GPU; emit: the CUDA artifact folder."""
+    from edgekeras.codegen.cuda import CudaBuildError, build_cuda, write_cuda_artifact
+    from edgekeras.frontend import source_digest
+
+    try:
+        build = build_cuda(graph, target, precision)
+        if dump_ir:
+            dump_ir("lower", build.module["main"].script())
+        if stop_after == "lower":
+            return CompileResult(None, None, graph, build)
+        output_dir = Path(output_dir or f"{graph.name}-{target.name}")
+        info = write_cuda_artifact(build, output_dir, source_digest(source), _version())
+    except LoweringError as err:
+        raise CompileError(str(err)) from None
+    except CudaBuildError as err:
+        raise CompileError(f"Building for {target.name} failed: {err}") from None
+    if dump_ir:
+        dump_ir("emit", "\n".join(sorted(p.name for p in output_dir.iterdir())))
+    return CompileResult(output_dir, info, graph, build)

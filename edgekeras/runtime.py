@@ -2,7 +2,8 @@
 
 Host artifacts run in-process through ctypes; artifacts for other CPUs run under their emulator
 through a small C driver (`edgekeras.harness.emulator`); Cortex-M bundles run as a test firmware on
-their emulated board (`edgekeras.harness.firmware`). Either way: NumPy in, NumPy out, any batch.
+their emulated board (`edgekeras.harness.firmware`); CUDA artifacts run on the GPU through the TVM
+runtime (`edgekeras.runtime_cuda`). Either way: NumPy in, NumPy out, any batch.
 """
 
 import ctypes
@@ -15,6 +16,9 @@ from pathlib import Path
 import numpy as np
 
 from edgekeras.targets import get_target
+
+
+MAX_THREADS = 64  # EK_MAX_THREADS of the C runtime
 
 
 class ArtifactError(ValueError):
@@ -76,6 +80,14 @@ class Artifact:
         outputs = self._run(self._standardize(x))
         return outputs[0] if len(outputs) == 1 else outputs
 
+    def _run_each_sample(self, arrays):
+        """`run_sample` on each sample in turn (the model is compiled for batch 1), outputs stacked."""
+        batch = arrays[0].shape[0]
+        per_sample = [self.run_sample([a[n:n + 1] for a in arrays]) for n in range(batch)]
+        return [np.concatenate([s[i] for s in per_sample]) if batch else
+                np.empty((0,) + tuple(spec["shape"][1:]), spec["dtype"])
+                for i, spec in enumerate(self.manifest["outputs"])]
+
 
 class HostArtifact(Artifact):
     """Runs the shared library in this process. The library is loaded from a content-named copy,
@@ -104,6 +116,19 @@ class HostArtifact(Artifact):
         self._arena_buffer = np.zeros(manifest["arena_bytes"] + align, np.uint8)
         start = self._arena_buffer.ctypes.data
         self._arena = start + (-start % align)
+
+    def set_threads(self, threads):
+        """Threads the kernels' parallel loops use from now on (the library's default is the compile-time
+        --threads; 1 runs them in the calling thread). Copies of one library share the setting."""
+        if isinstance(threads, bool) or not isinstance(threads, int) or not 1 <= threads <= MAX_THREADS:
+            raise ArtifactError(f"threads must be an integer from 1 to {MAX_THREADS}, got {threads!r}.")
+        try:
+            set_num_threads = self._lib.ek_set_num_threads
+        except AttributeError:
+            raise ArtifactError(f"{self.path} was compiled before thread support: recompile it to set threads.") \
+                from None
+        set_num_threads.argtypes, set_num_threads.restype = [ctypes.c_int], ctypes.c_int
+        set_num_threads(threads)
 
     def _call(self, fn, *args):
         rc = fn(*args)
@@ -140,11 +165,7 @@ class HostArtifact(Artifact):
 
     def _run(self, arrays):
         self._call(self._lib.ek_model_init, ctypes.c_void_p(self._arena), self.manifest["arena_bytes"])
-        batch = arrays[0].shape[0]
-        per_sample = [self.run_sample([a[n:n + 1] for a in arrays]) for n in range(batch)]
-        return [np.concatenate([s[i] for s in per_sample]) if batch else
-                np.empty((0,) + tuple(spec["shape"][1:]), spec["dtype"])
-                for i, spec in enumerate(self.manifest["outputs"])]
+        return self._run_each_sample(arrays)
 
 
 class EmulatedArtifact(Artifact):
@@ -181,4 +202,8 @@ def load(path):
     target = get_target(manifest["target"])
     if target.is_mcu:
         return FirmwareArtifact(path, manifest)
+    if target.is_cuda:
+        from edgekeras.runtime_cuda import CudaArtifact
+
+        return CudaArtifact(path, manifest)
     return EmulatedArtifact(path, manifest) if target.emulated else HostArtifact(path, manifest)

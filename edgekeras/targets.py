@@ -30,7 +30,7 @@ class Board:
 class Target:
     name: str
     description: str
-    kind: str  # "linux" (shared library), later "mcu" and "cuda"
+    kind: str  # "linux" (shared library), "mcu" (firmware bundle) or "cuda" (TVM runtime library)
     tvm: dict
     cc: str
     cc_package: str
@@ -50,6 +50,10 @@ class Target:
     @property
     def is_mcu(self):
         return self.kind == "mcu"
+
+    @property
+    def is_cuda(self):
+        return self.kind == "cuda"
 
     def tvm_target(self, emit="obj"):
         """The LLVM target for object code; `emit="c"` gives TVM's C source target for the same CPU."""

@@ -15,6 +15,7 @@ from edgekeras.codegen import emit_c
 
 RUNTIME_DIR = Path(__file__).resolve().parents[2] / "runtime_c"
 RUNTIME_SOURCES = ("src/ek_runtime.c", "src/ek_model_api.c", "port/ek_port_default.c")
+PARALLEL_SOURCE = "src/ek_parallel.c"  # Linux only: the thread pool behind kernels' parallel loops
 LIBRARY = "libmodel.so"
 
 
@@ -37,7 +38,7 @@ def link_shared_library(compiled, scratch):
     for header in ("ek_abi.h", "ek_runtime.h", "ek_model_api.h", "ek_port.h"):
         shutil.copy(RUNTIME_DIR / "include" / header, scratch / header)
     sources = []
-    for source in RUNTIME_SOURCES:
+    for source in (*RUNTIME_SOURCES, PARALLEL_SOURCE):
         shutil.copy(RUNTIME_DIR / source, scratch / Path(source).name)
         sources.append(Path(source).name)
     (scratch / "model.c").write_text(emit_c.model_c(compiled))
@@ -45,12 +46,20 @@ def link_shared_library(compiled, scratch):
     sources += ["model.c", "weights.c"]
     compiled.kernels.build_object(target, scratch / "kernels.o")
     objects = []
+    threads = f"-DEK_DEFAULT_THREADS={threads_of(compiled)}"
     for source in sources:
         obj = Path(source).with_suffix(".o").name
-        _run([target.cc, *target.cflags, "-I.", "-c", source, "-o", obj], scratch)
+        _run([target.cc, *target.cflags, "-I.", threads, "-c", source, "-o", obj], scratch)
         objects.append(obj)
-    _run([target.cc, *target.cflags, *target.ldflags, "-o", LIBRARY, *objects, "kernels.o", "-lm"], scratch)
+    _run([target.cc, *target.cflags, *target.ldflags, "-o", LIBRARY, *objects, "kernels.o", "-lm", "-lpthread"],
+         scratch)
     return scratch / LIBRARY
+
+
+def threads_of(compiled):
+    """The compile-time --threads: the library's default thread count for parallel loops (1 on
+    microcontrollers, which run no threads)."""
+    return 1 if compiled.target.is_mcu else compiled.kernels.options.threads
 
 
 def manifest(compiled, source_sha256):
@@ -88,6 +97,7 @@ def manifest(compiled, source_sha256):
         "arena_align": compiled.target.arena_align,
         "weight_bytes": len(compiled.weights),
         "kernels": len(compiled.kernels.funcs),
+        "threads": threads_of(compiled),
         "macs": sum(op["macs"] for op in ops),
         "ops": ops,
         "edgekeras_version": compiled.version,

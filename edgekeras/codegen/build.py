@@ -58,7 +58,14 @@ def _align(n, alignment):
     return -(-n // alignment) * alignment
 
 
-def build_model(graph, target, version, schedule_options=ScheduleOptions()):
+def build_model(graph, target, version, schedule_options=ScheduleOptions(), kernels=None):
+    """`kernels`: the table the kernels go to (default: a KernelTable scheduling them for `target`).
+    With `schedule_options.tune_trials`, the model's kernels are tuned first, so the schedules (and
+    the workspaces the memory plan reserves) are the tuned ones."""
+    if schedule_options.tune_trials and kernels is None:
+        from edgekeras.codegen import tuning
+
+        tuning.tune_model(graph, target, version, schedule_options)
     check_supported(graph, target.name)
     graph = graph.copy()  # lowering swaps in kernel-layout weights; the caller's graph stays as it was
     tensors, index = [], {}
@@ -75,7 +82,8 @@ def build_model(graph, target, version, schedule_options=ScheduleOptions()):
 
     for value in graph.inputs:
         key_of(value)
-    kernels, calls, steps, views, node_calls = KernelTable(target, schedule_options), [], [], {}, {}
+    kernels = KernelTable(target, schedule_options) if kernels is None else kernels
+    calls, steps, views, node_calls = [], [], {}, {}
     for node in graph.nodes:
         if node.op in VIEW_OPS and not node.epilogue:
             views[key_of(node.output)] = key_of(node.inputs[0])

@@ -1,27 +1,29 @@
 """TIR kernels: scheduled for their target, their workspace needs, de-duplication, the object file.
 
 Each kernel is scheduled by `edgekeras.codegen.schedules`. Temporaries a schedule leaves in global
-memory become `TVMBackendAllocWorkspace` calls, which the C runtime serves from a slice of the arena; the slice
-size is the sum of the remaining intermediate buffers (each rounded to the workspace alignment),
-an upper bound on what the kernel asks for. Kernels that are structurally equal (same op, shapes
+memory become `TVMBackendAllocWorkspace` calls (small ones are stack arrays), which the C runtime
+serves from a slice of the arena; the slice size is the sum of those buffers (each rounded to the
+workspace alignment), an upper bound on what the kernel asks for. Kernels that are structurally equal (same op, shapes
 and attrs) are built once.
 """
 
 import numpy as np
 
 from edgekeras.codegen.schedules import ScheduleOptions, schedule_kernel
-from edgekeras.codegen.schedules.generic import intermediates
+from edgekeras.codegen.schedules.allocations import allocated_buffers
 
 WORKSPACE_ALIGN = 64
+STACK_ALLOCA_BYTES = 1024  # TVM's kMaxStackAlloca: a smaller constant-size global buffer is a stack array
 
 
 def workspace_bytes(func):
-    """Upper bound of the temporary bytes a kernel allocates (its remaining intermediate buffers)."""
-    from tvm import s_tir
-
+    """Upper bound of the bytes a kernel asks `TVMBackendAllocWorkspace` for: its temporaries as TVM
+    allocates them (shrunk to the region one loop iteration uses), except those it puts on the stack."""
     total = 0
-    for buf in intermediates(s_tir.Schedule(func)):
+    for buf in allocated_buffers(func):
         size = int(np.prod([int(d) for d in buf.shape], dtype=np.int64)) * (int(buf.dtype.bits) // 8)
+        if buf.scope() == "global" and size < STACK_ALLOCA_BYTES:
+            continue
         total += -(-size // WORKSPACE_ALIGN) * WORKSPACE_ALIGN
     return total
 

@@ -7,11 +7,16 @@ node-internal temporaries that the memory planner places like any other tensor. 
 need no kernel: their output is a view of their input.
 """
 
+import json
 from dataclasses import dataclass, field
 
 from edgekeras.ops.registry import get
 
 VIEW_OPS = ("reshape", "identity")
+# int8 MAC ops whose kernels carry their node's op, window and attrs (JSON under NODE_ATTR), so a
+# target's schedule can swap the computation for a micro-kernel call (Cortex-M: schedules/cortex_m.py).
+MICRO_KERNEL_OPS = ("qconv", "qdepthwise_conv", "qdense")
+NODE_ATTR = "ek.node"
 
 
 class LoweringError(ValueError):
@@ -134,8 +139,15 @@ def lower_node(node, key_of):
             result.temporaries[key] = (tuple(int(d) for d in sinfo.shape), str(sinfo.dtype))
         env[binding.var] = key
         args = [env[a] for a in value.args[1].fields] + [key]
-        result.calls.append(KernelCall(mod[value.args[0]], value.args[0].name_hint, args, node.name))
+        result.calls.append(KernelCall(_described(mod[value.args[0]], node), value.args[0].name_hint, args, node.name))
     return result
+
+
+def _described(func, node):
+    if node.op not in MICRO_KERNEL_OPS or node.epilogue:
+        return func
+    window = [int(d) for d in node.inputs[1].type.shape[:-2]]
+    return func.with_attr(NODE_ATTR, json.dumps({"op": node.op, "window": window, "attrs": node.attrs}, default=int))
 
 
 def _aliases_final(later, var, final):

@@ -1,5 +1,217 @@
-"""MetaSchedule tuning records. In progress: no records are looked up yet."""
+"""MetaSchedule tuning records: `--tune N` measures N candidate schedules per kernel on this machine
+and keeps the best in a records folder that every later compile consults.
+
+Records live in `~/.cache/edgekeras` (or `$XDG_CACHE_HOME/edgekeras`, or `--tuning-records PATH`),
+one JSON database per target and thread count, since a schedule's speed depends on both. A kernel
+is tuned once per records folder: later compiles of the same kernel (same op, shapes, attrs) reuse
+its record with no tuning. Tuning needs a target that runs here (host Linux); microcontroller
+bundles never take tuned schedules (they are measured on the emulator, not here).
+
+The settings follow what TVM 0.27 needs on a small machine: a random cost model unless xgboost is
+installed, and candidates built in this process. TVM's LocalBuilder starts fresh worker processes
+for every batch, each importing the tensor intrinsics (~20 s), which dominates tuning at the trial
+counts a 2-core machine affords; our kernels use no tensor intrinsics, so building here is safe.
+Candidates still run in TVM's LocalRunner worker, so a crashing candidate cannot take the compile down.
+"""
+
+import contextlib
+import hashlib
+import json
+import logging
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+RUN_TIMEOUT_S = 60
+SEARCH_POPULATION = 128  # candidates sampled per round (TVM's 512 is sized for thousands of trials)
+
+_databases = {}  # records folder -> (file stamp, JSONDatabase), so a compile loads each folder once
+
+
+class TuningError(ValueError):
+    pass
+
+
+def records_root(options):
+    """The records folder: the one asked for, else the user's cache."""
+    if options.tuning_records:
+        return Path(options.tuning_records).expanduser()
+    cache = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(cache) / "edgekeras"
+
+
+def records_dir(target, options):
+    """The database folder of `target` at `options.threads` threads inside the records folder."""
+    key = json.dumps({"tvm": target.tvm, "threads": options.threads}, sort_keys=True)
+    return records_root(options) / f"{target.name}-t{options.threads}-{hashlib.sha256(key.encode()).hexdigest()[:10]}"
+
+
+def _applies(target):
+    return target.kind == "linux"
+
+
+def _tvm_target(target, options):
+    import tvm
+
+    return tvm.target.Target({**target.tvm, "num-cores": options.threads})
+
+
+def _workload(func):
+    """The kernel as MetaSchedule stores it: a module with one function named `main`."""
+    import tvm
+
+    return tvm.IRModule({"main": func.with_attr("global_symbol", "main")})
+
+
+def _database(folder, create=False):
+    """The folder's database (None when it has none, unless `create`), loaded once per file change."""
+    from tvm.s_tir import meta_schedule as ms
+
+    paths = [folder / "database_workload.json", folder / "database_tuning_record.json"]
+    if not all(p.exists() for p in paths):
+        if not create:
+            return None
+        folder.mkdir(parents=True, exist_ok=True)
+        return ms.database.JSONDatabase(str(paths[0]), str(paths[1]), allow_missing=True, module_equality="structural")
+    stamp = tuple((p.stat().st_mtime_ns, p.stat().st_size) for p in paths)
+    cached = _databases.get(folder)
+    if cached is None or cached[0] != stamp:
+        database = ms.database.JSONDatabase(str(paths[0]), str(paths[1]), allow_missing=False,
+                                            module_equality="structural")
+        cached = _databases[folder] = (stamp, database)
+    return cached[1]
 
 
 def lookup(func, target, options):
-    return None
+    """The tuned version of `func` when the records hold its workload for this target, else None."""
+    if not _applies(target):
+        return None
+    database = _database(records_dir(target, options))
+    if database is None:
+        return None
+    schedule = database.query_schedule(_workload(func), _tvm_target(target, options), "main")
+    return None if schedule is None else schedule.mod["main"]
+
+
+def record_count(target, options):
+    """How many measured candidates the records hold for this target (0 when there are none)."""
+    database = _database(records_dir(target, options))
+    return 0 if database is None else len(database)
+
+
+def _in_process_builder():
+    """A MetaSchedule builder that compiles candidates here and exports them as TVM's own builder does."""
+    import tvm
+    from tvm.s_tir import meta_schedule as ms
+    from tvm.s_tir.transform import RemoveWeightLayoutRewriteBlock
+
+    @tvm.ir.utils.derived_object
+    class InProcessBuilder(ms.builder.PyBuilder):
+        def build(self, build_inputs):
+            results = []
+            for item in build_inputs:
+                try:
+                    mod = RemoveWeightLayoutRewriteBlock(skip_tensor_rewrite=True)(item.mod)
+                    built = tvm.tirx.build(mod, target=item.target)
+                    results.append(ms.builder.BuilderResult(ms.builder.local_builder.default_export(built), None))
+                except Exception as err:  # a candidate that fails to build is a failed trial, not an error
+                    results.append(ms.builder.BuilderResult(None, f"in-process build failed: {err}"))
+            return results
+
+    return InProcessBuilder()
+
+
+@contextlib.contextmanager
+def _environment(name, value):
+    saved = os.environ.get(name)
+    os.environ[name] = value
+    try:
+        yield
+    finally:
+        if saved is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = saved
+
+
+def _cost_model():
+    try:
+        import xgboost  # noqa: F401
+    except ImportError:
+        return "random"
+    return "xgb"
+
+
+def tune(funcs, target, options, log=None):
+    """Runs `options.tune_trials` MetaSchedule trials for each kernel in `funcs` the records lack and
+    commits the results to the records; returns how many kernels were tuned."""
+    import tvm_ffi
+    from tvm.s_tir import meta_schedule as ms
+
+    trials = options.tune_trials
+    if trials < 1:
+        raise TuningError(f"--tune takes a number of trials >= 1, got {trials}.")
+    if not _applies(target) or target.emulated:
+        raise TuningError(f"--tune measures kernels on this machine; target '{target.name}' does not run here "
+                          "(tuning works for the host target).")
+    database = _database(records_dir(target, options), create=True)
+    missing = []
+    for func in funcs:
+        workload = _workload(func)
+        if not database.has_workload(workload) and not any(tvm_ffi.structural_equal(workload, m) for m in missing):
+            missing.append(workload)
+    if not missing:
+        return 0
+    if log:
+        log(f"tuning {len(missing)} kernels, {trials} trials each, records in {records_dir(target, options)}")
+    start = time.perf_counter()
+    quiet = logging.getLogger("tvm.s_tir.meta_schedule")  # its per-round tables go to stdout
+    if quiet.level == logging.NOTSET:
+        quiet.setLevel(logging.WARNING)
+    tvm_target = _tvm_target(target, options)
+    workers = max(1, min(2, os.cpu_count() or 1))
+    with tempfile.TemporaryDirectory(prefix="edgekeras-tune-") as work_dir, \
+            _environment("TVM_NUM_THREADS", str(options.threads)):
+        names = [f"kernel{i}" for i in range(len(missing))]
+        tasks = [ms.TuneContext(mod=workload, target=tvm_target, space_generator="post-order-apply",
+                                search_strategy=ms.search_strategy.EvolutionarySearch(
+                                    population_size=SEARCH_POPULATION),
+                                task_name=name, rand_state=index, num_threads=workers, logger=logger).clone()
+                 for index, (name, workload, logger) in
+                 enumerate(zip(names, missing, ms.logging.get_loggers_from_work_dir(work_dir, names)))]
+        ms.tune.tune_tasks(
+            tasks=tasks, task_weights=[1.0] * len(tasks), work_dir=work_dir,
+            max_trials_global=trials * len(tasks), max_trials_per_task=trials,
+            num_trials_per_iter=min(trials, 64),
+            builder=_in_process_builder(),
+            runner=ms.runner.LocalRunner(timeout_sec=RUN_TIMEOUT_S,
+                                         evaluator_config=ms.runner.EvaluatorConfig(number=3, repeat=1,
+                                                                                    min_repeat_ms=20)),
+            database=database, cost_model=_cost_model(), task_scheduler="round-robin",
+            module_equality="structural")
+    if log:
+        log(f"tuned {len(missing)} kernels in {time.perf_counter() - start:.0f} s")
+    return len(missing)
+
+
+class KernelCollector:
+    """Stands in for the KernelTable during a first lowering of the model: keeps each kernel as
+    lowered and schedules none, so tuning sees every kernel before any is scheduled."""
+
+    def __init__(self):
+        self.funcs = []
+
+    def add(self, func, hint):
+        self.funcs.append(func)
+        return f"ek_k{len(self.funcs) - 1}_{hint}", 0
+
+
+def tune_model(graph, target, version, options):
+    """Tunes the kernels of `graph` the records lack (one lowering of the model, no scheduling)."""
+    from edgekeras.codegen.build import build_model
+
+    collector = KernelCollector()
+    build_model(graph, target, version, options, kernels=collector)
+    return tune(collector.funcs, target, options, log=lambda text: print(f"edgekeras: {text}", file=sys.stderr))

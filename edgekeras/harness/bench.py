@@ -1,6 +1,8 @@
 """`edgekeras bench`: what one inference of an artifact costs, on the machine that can tell.
 
-Host artifacts: wall-clock latency of bare `ek_model_run` calls (p50/p90/p99) and throughput.
+Host artifacts: wall-clock latency of bare `ek_model_run` calls (p50/p90/p99) and throughput, on
+the thread count asked for (default: the one the artifact was compiled for);
+CUDA artifacts the same for VM calls on the GPU (inputs already there, timed to the device's finish).
 Cortex-M bundles: instructions executed per inference on the emulated core, in total and per
 kernel, against the model's MACs (QEMU counts instructions, not cycles), with the measured stack.
 Artifacts for other CPUs run under qemu-user, whose timings mean nothing: only sizes are given.
@@ -68,9 +70,11 @@ def _instructions(artifact, runs):
             "note": "QEMU counts executed instructions; it has no cycle model"}
 
 
-def bench(artifact_path, runs=None, warmup=10):
-    """The cost report (a JSON-ready dict) of the artifact folder at `artifact_path`."""
+def bench(artifact_path, runs=None, warmup=10, threads=None):
+    """The cost report (a JSON-ready dict) of the artifact folder at `artifact_path`; host artifacts
+    run their parallel loops on `threads` threads (default: the compile-time --threads)."""
     from edgekeras.runtime import FirmwareArtifact, HostArtifact, load
+    from edgekeras.runtime_cuda import CudaArtifact
 
     artifact = load(artifact_path)
     if runs is not None and runs < 1:
@@ -79,8 +83,17 @@ def bench(artifact_path, runs=None, warmup=10):
         raise ValueError(f"--warmup must be >= 0, got {warmup}.")
     manifest = artifact.manifest
     report = {"artifact": str(artifact_path), "target": manifest["target"], "target_kind": manifest["target_kind"],
-              "precision": "int8" if "quantize" in manifest else "float", **_sizes(manifest)}
+              "precision": manifest.get("precision", "int8" if "quantize" in manifest else "float"),
+              **_sizes(manifest)}
+    if threads is not None and not isinstance(artifact, HostArtifact):
+        raise ValueError(f"--threads applies to artifacts that run on this CPU; {manifest['target']} "
+                         f"({manifest['target_kind']}) does not.")
     if isinstance(artifact, HostArtifact):
+        report["threads_compiled"] = manifest.get("threads", 1)
+        report["threads"] = threads or report["threads_compiled"]
+        if threads is not None or "threads" in manifest:  # artifacts from before --threads have no pool
+            artifact.set_threads(report["threads"])
+    if isinstance(artifact, (HostArtifact, CudaArtifact)):
         report.update(_latency(artifact, runs or DEFAULT_RUNS["host"], warmup))
     elif isinstance(artifact, FirmwareArtifact):
         report.update(_instructions(artifact, runs or DEFAULT_RUNS["mcu"]))

@@ -22,6 +22,10 @@ size_t ek_model_output_bytes(int index);
 size_t ek_model_arena_bytes(void);
 size_t ek_model_arena_align(void);
 const char *ek_model_error(void);
+/* Threads the kernels' parallel loops may use (Linux targets; default: the compile-time --threads).
+ * 1 runs them in the calling thread. Returns the previous count, or -1 for a count outside 1..64. */
+int ek_set_num_threads(int num_threads);
+int ek_get_num_threads(void);
 
 #ifdef __cplusplus
 }

@@ -73,6 +73,21 @@ int TVMBackendFreeWorkspace(int device_type, int device_id, void *ptr);
 /* Error hook of generated kernels: keeps the message for ek_last_error(). */
 void TVMFFIErrorSetRaisedFromCStr(const char *kind, const char *message);
 
+/* Parallel loops (Linux targets only, src/ek_parallel.c). The layouts are TVM's
+ * TVMParallelGroupEnv / FTVMParallelLambda: a kernel's parallel loop is a lambda run once per task. */
+#define EK_MAX_THREADS 64
+typedef struct {
+  void *sync_handle;
+  int32_t num_task;
+} ek_parallel_env_t;
+typedef int (*ek_parallel_lambda_fn)(int task_id, ek_parallel_env_t *env, void *closure);
+typedef int (*ek_parallel_launch_fn)(ek_parallel_lambda_fn lambda, void *closure, int num_task);
+typedef int (*ek_parallel_barrier_fn)(int task_id, ek_parallel_env_t *env);
+/* Runs `lambda` for task ids 0..n-1 at once (n = num_task, or the thread count when 0); 0 or -1. */
+int TVMBackendParallelLaunch(ek_parallel_lambda_fn lambda, void *closure, int num_task);
+/* Waits until every task of the launch reached the barrier. */
+int TVMBackendParallelBarrier(int task_id, ek_parallel_env_t *env);
+
 #ifdef __cplusplus
 }
 #endif

@@ -3,7 +3,7 @@
 # (skipped when not installed) and checks that it needs no C library: the only undefined symbols
 # allowed are the model descriptor, the weak workspace hooks, ARM EABI helpers from libgcc and the
 # linker-made GOT.
-# KIND=linux also builds the emulator driver with that compiler; KIND=mcu also the bare-metal helper
+# KIND=linux also builds the parallel-loop launcher (pthreads) and the emulator driver with that compiler; KIND=mcu also the bare-metal helper
 # calls of src/ek_libcalls.c and the board files of firmware/ (startup, semihosting).
 set -eu
 out=$1 kind=$2 cc=$3
@@ -29,6 +29,7 @@ if [ -n "$extra" ]; then
   exit 1
 fi
 if [ "$kind" = linux ]; then
+  "$cc" -std=c11 -Wall -Wextra -Werror -pedantic -O2 -Iinclude -c src/ek_parallel.c -o "$dir/ek_parallel.o"
   "$cc" -std=c11 -Wall -Wextra -Werror -O2 -o "$dir/ek_driver" driver/ek_driver.c -ldl
 fi
 echo "cross: $cc ok"

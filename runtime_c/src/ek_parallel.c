@@ -1,0 +1,140 @@
+/* Parallel loops of LLVM-built kernels on Linux targets: TVM's backend API over a small pthread pool.
+ *
+ * A kernel scheduled with --threads > 1 turns its parallel loop into a lambda and calls
+ * TVMBackendParallelLaunch(lambda, closure, 0) through the `__TVMBackendParallelLaunch` pointer;
+ * the lambda runs once per task id 0..num_task-1 and splits the loop by `penv->num_task`.
+ * The caller runs task 0 and waits for the pool's workers to run the others; workers start on
+ * first use and then sleep on a condition variable between launches. With one thread (or a nested
+ * launch from inside a task) the lambda runs inline and no thread is created. Microcontroller
+ * bundles never link this file. */
+#include <pthread.h>
+
+#include "ek_model_api.h"
+#include "ek_runtime.h"
+
+#ifndef EK_DEFAULT_THREADS
+#define EK_DEFAULT_THREADS 1 /* the artifact writer sets the compile-time --threads */
+#endif
+
+/* LLVM-built kernels reach the launcher through these pointers (weak: only kernels with parallel
+ * loops define them); they are filled when the library is loaded. */
+extern ek_parallel_launch_fn __TVMBackendParallelLaunch __attribute__((weak));
+extern ek_parallel_barrier_fn __TVMBackendParallelBarrier __attribute__((weak));
+
+static struct {
+  pthread_mutex_t lock;
+  pthread_cond_t wake;    /* workers: a new launch (generation) began */
+  pthread_cond_t done;    /* caller: the last worker task finished */
+  pthread_cond_t barrier; /* tasks: the barrier opened */
+  int num_threads;
+  int workers; /* started so far; worker w runs task w + 1 */
+  unsigned generation;
+  ek_parallel_lambda_fn lambda;
+  void *closure;
+  ek_parallel_env_t env;
+  int pending; /* worker tasks of this launch still running */
+  int failed;
+  int barrier_waiting;
+  unsigned barrier_generation;
+} pool = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, PTHREAD_COND_INITIALIZER,
+          PTHREAD_COND_INITIALIZER, EK_DEFAULT_THREADS, 0, 0, NULL, NULL, {NULL, 0}, 0, 0, 0, 0};
+
+static _Thread_local int inside_task;
+
+static void run_task(int task_id) {
+  inside_task = 1;
+  int rc = pool.lambda(task_id, &pool.env, pool.closure);
+  inside_task = 0;
+  pthread_mutex_lock(&pool.lock);
+  if (rc != 0) pool.failed = 1;
+  if (task_id != 0 && --pool.pending == 0) pthread_cond_signal(&pool.done);
+  pthread_mutex_unlock(&pool.lock);
+}
+
+static void *worker_main(void *arg) {
+  int task_id = (int)(intptr_t)arg + 1;
+  unsigned seen = 0;
+  pthread_mutex_lock(&pool.lock);
+  for (;;) {
+    while (pool.generation == seen) pthread_cond_wait(&pool.wake, &pool.lock);
+    seen = pool.generation;
+    if (task_id >= pool.env.num_task) continue; /* this launch needs fewer tasks */
+    pthread_mutex_unlock(&pool.lock);
+    run_task(task_id);
+    pthread_mutex_lock(&pool.lock);
+  }
+  return NULL;
+}
+
+/* Starts workers until `num_task` tasks can run at once; returns how many tasks will run (>= 1). */
+static int ensure_workers(int num_task) {
+  while (pool.workers < num_task - 1) {
+    pthread_t thread;
+    if (pthread_create(&thread, NULL, worker_main, (void *)(intptr_t)pool.workers) != 0) break;
+    pthread_detach(thread);
+    pool.workers++;
+  }
+  return pool.workers + 1 < num_task ? pool.workers + 1 : num_task;
+}
+
+/* Protected: the library's kernels call these very definitions, even in a process that also loaded
+ * the TVM runtime (which exports the same names). */
+#define EK_OWN __attribute__((visibility("protected")))
+
+EK_OWN int TVMBackendParallelLaunch(ek_parallel_lambda_fn lambda, void *closure, int num_task) {
+  int threads = num_task > 0 ? num_task : pool.num_threads;
+  if (threads > EK_MAX_THREADS) threads = EK_MAX_THREADS;
+  if (threads <= 1 || inside_task) {
+    ek_parallel_env_t env = {NULL, 1};
+    return lambda(0, &env, closure) == 0 ? 0 : -1;
+  }
+  pthread_mutex_lock(&pool.lock);
+  threads = ensure_workers(threads); /* fewer when the system refuses threads: tasks split the loop */
+  pool.lambda = lambda;
+  pool.closure = closure;
+  pool.env.sync_handle = &pool;
+  pool.env.num_task = threads;
+  pool.pending = threads - 1;
+  pool.failed = 0;
+  pool.generation++;
+  pthread_cond_broadcast(&pool.wake);
+  pthread_mutex_unlock(&pool.lock);
+  run_task(0);
+  pthread_mutex_lock(&pool.lock);
+  while (pool.pending > 0) pthread_cond_wait(&pool.done, &pool.lock);
+  int failed = pool.failed;
+  pthread_mutex_unlock(&pool.lock);
+  return failed ? -1 : 0;
+}
+
+EK_OWN int TVMBackendParallelBarrier(int task_id, ek_parallel_env_t *env) {
+  (void)task_id;
+  if (env->num_task <= 1) return 0;
+  pthread_mutex_lock(&pool.lock);
+  unsigned generation = pool.barrier_generation;
+  if (++pool.barrier_waiting == env->num_task) {
+    pool.barrier_waiting = 0;
+    pool.barrier_generation++;
+    pthread_cond_broadcast(&pool.barrier);
+  } else {
+    while (generation == pool.barrier_generation) pthread_cond_wait(&pool.barrier, &pool.lock);
+  }
+  pthread_mutex_unlock(&pool.lock);
+  return 0;
+}
+
+int ek_set_num_threads(int num_threads) {
+  if (num_threads < 1 || num_threads > EK_MAX_THREADS) return -1;
+  pthread_mutex_lock(&pool.lock);
+  int previous = pool.num_threads;
+  pool.num_threads = num_threads;
+  pthread_mutex_unlock(&pool.lock);
+  return previous;
+}
+
+int ek_get_num_threads(void) { return pool.num_threads; }
+
+__attribute__((constructor)) static void install_parallel_hooks(void) {
+  if (&__TVMBackendParallelLaunch) __TVMBackendParallelLaunch = TVMBackendParallelLaunch;
+  if (&__TVMBackendParallelBarrier) __TVMBackendParallelBarrier = TVMBackendParallelBarrier;
+}
