@@ -69,8 +69,9 @@ def peer_models(name, precision, keras_path, calib, folder):
     onnx = zoo.export_onnx(name, folder)
     if precision == "float":
         return {"onnxruntime": onnx, "litert": zoo.export_tflite(name, folder)}
-    return {"onnxruntime": peers.onnx_int8(onnx, calib, Path(folder) / f"{name}-int8.onnx"),
-            "litert": litert_int8.convert_int8(keras_path, calib, io="float", output=Path(folder) / f"{name}-int8.tflite")}
+    folder = Path(folder)
+    return {"onnxruntime": peers.onnx_int8(onnx, calib, folder / f"{name}-int8.onnx"),
+            "litert": litert_int8.convert_int8(keras_path, calib, io="float", output=folder / f"{name}-int8.tflite")}
 
 
 def measure(name, folder, precision, trials, records):
@@ -115,7 +116,8 @@ def table(rows, tuned):
     head += ["max abs diff vs ORT, LiteRT"]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for r in rows:
-        both = lambda key, fmt: fmt(r[f"untuned_{key}"]) + (f" ({fmt(r[f'tuned_{key}'])})" if tuned else "")  # noqa: E731
+        def both(key, fmt, r=r):
+            return fmt(r[f"untuned_{key}"]) + (f" ({fmt(r[f'tuned_{key}'])})" if tuned else "")
         cells = [r["name"], both("compile_s", lambda s: f"{s:.1f}"), str(r["arena_bytes"]), str(r["weight_bytes"]),
                  ms(r["untuned_predict"])]
         cells += [ms(r["tuned_predict"])] if tuned else []

@@ -414,7 +414,7 @@ def build_parser():
     cmd.add_argument("--runs", type=int, help="timed runs (default 100 on the host, 4 samples on Cortex-M)")
     cmd.add_argument("--warmup", type=int, default=10, help="untimed runs first (host; default 10)")
     cmd.add_argument("--threads", type=_count(1, 64), metavar="N",
-                     help="threads for the kernels' parallel loops (host; default: the artifact's compile-time --threads)")
+                     help="threads for the kernels' parallel loops (host; default: the compile-time --threads)")
     cmd.add_argument("--json", action="store_true", help="print one JSON object")
     cmd.set_defaults(run=_bench)
 

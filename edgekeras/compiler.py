@@ -115,6 +115,8 @@ def compile_model(source, target="host", output_dir=None, dump_ir=None, stop_aft
     if target.is_cuda and tune:
         raise CompileError(f"Tuning needs kernels measured on the target; '{target.name}' is a GPU, which this "
                            "compile does not run on: its kernels use dlight's default GPU schedules (--tune 0).")
+    if target.is_cuda and threads != 1:
+        raise CompileError(f"--threads applies to CPU targets; '{target.name}' runs its kernels on the GPU.")
     graph = import_model(source)
     precision = _precision(quantize, target, graph, calib)
     quantize = precision == "int8"

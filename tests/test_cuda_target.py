@@ -229,9 +229,11 @@ def test_fp16_on_a_cpu_target_is_refused():
         compile_model(model("digits_cnn"), target="x86_64", quantize="fp16")
 
 
-def test_tuning_for_cuda_is_refused():
+def test_tuning_and_threads_for_cuda_are_refused():
     with pytest.raises(CompileError, match="dlight"):
         compile_model(model("digits_cnn"), target="cuda", tune=8)
+    with pytest.raises(CompileError, match="--threads applies to CPU targets"):
+        compile_model(model("digits_cnn"), target="cuda", threads=4)
 
 
 def test_a_bad_nvcc_path_is_named(folder, monkeypatch):

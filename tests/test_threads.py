@@ -88,7 +88,8 @@ def test_a_parallel_loop_calls_the_runtime_pool_with_any_thread_count(scale_libr
 def threaded_int8(tmp_path_factory):
     graph = _int8_zoo()
     folder = tmp_path_factory.mktemp("int8_threads")
-    info = write_artifact(build_model(graph, get_target("x86_64"), "test", ScheduleOptions(threads=2)), folder, "0" * 64)
+    compiled = build_model(graph, get_target("x86_64"), "test", ScheduleOptions(threads=2))
+    info = write_artifact(compiled, folder, "0" * 64)
     return graph, folder, info
 
 
@@ -131,3 +132,22 @@ def test_microcontroller_targets_refuse_threads():
     model = keras.Sequential([keras.layers.Input((4,)), keras.layers.Dense(2)])
     with pytest.raises(CompileError, match="microcontroller: its kernels run on one core"):
         compile_model(model, target="cortex-m4", quantize="float", threads=2, stop_after="lower")
+
+
+def test_cli_compiles_with_threads_and_records_them(tmp_path, capsys):
+    import edgekeras as keras
+
+    model = keras.Sequential([keras.layers.Input((6, 6, 2)), keras.layers.Conv2D(8, 3, activation="relu"),
+                              keras.layers.Flatten(), keras.layers.Dense(3)])
+    model.save(tmp_path / "m.keras")
+    assert main(["compile", str(tmp_path / "m.keras"), "--target", "host", "-o", str(tmp_path / "art"),
+                 "--threads", "2", "--tuning-records", str(tmp_path / "no-records")]) == 0
+    assert json.loads((tmp_path / "art" / "manifest.json").read_text())["threads"] == 2
+    x = np.random.default_rng(2).standard_normal((2, 6, 6, 2)).astype(np.float32)
+    artifact = load(tmp_path / "art")
+    on_two = artifact.predict(x)
+    artifact.set_threads(1)
+    np.testing.assert_array_equal(artifact.predict(x), on_two)
+    np.testing.assert_allclose(on_two, model.predict(x, verbose=0), rtol=1e-5, atol=1e-5)
+    assert main(["compile", str(tmp_path / "m.keras"), "--target", "host", "--threads", "65"]) == 2
+    assert "--threads: expected an integer from 1 to 64, got '65'" in capsys.readouterr().err

@@ -1,5 +1,8 @@
 """`--tune N`: MetaSchedule tunes each kernel the records lack (a few trials here), later compiles of
-the same kernels take the tuned schedule from the records without tuning, and outputs stay right."""
+the same kernels take the faster of the tuned and the default schedule from the records without
+tuning again, and outputs stay right."""
+
+import json
 
 import numpy as np
 import pytest
@@ -43,18 +46,46 @@ def _check_outputs(result):
     np.testing.assert_allclose(load(result.path).predict(x), want, rtol=1e-5, atol=1e-5)
 
 
-def test_tuning_records_every_kernel_and_the_compile_uses_the_tuned_schedule(tuned):
+def _expected_schedule(func, target, options):
+    tuned = tuning.lookup(func, target, options)
+    return cpu.schedule(func, target, options) if tuned is None else tuned
+
+
+def test_tuning_records_every_kernel_with_its_default_schedule_time(tuned):
     result, options = tuned
     target = result.compiled.target
     assert tuning.record_count(target, options) >= TRIALS
     lowered = _lowered_kernels(result.graph, options)
-    assert len(lowered) == len(result.compiled.kernels.funcs)
+    defaults = tuning.read_defaults(tuning.records_dir(target, options))
+    assert len(defaults) == len(lowered) == len(result.compiled.kernels.funcs)
+    assert all(0 < entry["seconds"] < 1 for entry in defaults.values())
     for func, (_, scheduled, _) in zip(lowered, result.compiled.kernels.funcs):
-        from_records = tuning.lookup(func, target, options)
-        assert from_records is not None
-        assert tvm_ffi.structural_equal(scheduled, from_records)
-        assert not tvm_ffi.structural_equal(scheduled, cpu.schedule(func, target, options))
+        assert tvm_ffi.structural_equal(scheduled, _expected_schedule(func, target, options))
     _check_outputs(result)
+
+
+def test_the_faster_of_tuned_and_default_schedule_is_compiled(tuned, tmp_path):
+    """The decision follows the stored default-schedule time: slower than every candidate, the
+    tuned schedules compile (and compute the same); faster, the default ones do."""
+    result, options = tuned
+    target = result.compiled.target
+    folder = tuning.records_dir(target, options)
+    measured = (folder / tuning.DEFAULTS_FILE).read_text()
+    lowered = _lowered_kernels(result.graph, options)
+    try:
+        for seconds, want_tuned in ((1e9, True), (0.0, False)):
+            stored = {key: dict(entry, seconds=seconds) for key, entry in tuning.read_defaults(folder).items()}
+            (folder / tuning.DEFAULTS_FILE).write_text(json.dumps(stored))
+            again = compile_model(_model(), "host", tmp_path / str(want_tuned), tuning_records=options.tuning_records)
+            for func, (_, scheduled, _) in zip(lowered, again.compiled.kernels.funcs):
+                tuned_func = tuning.lookup(func, target, options)
+                assert (tuned_func is not None) == want_tuned
+                default = cpu.schedule(func, target, options)
+                assert tvm_ffi.structural_equal(scheduled, tuned_func if want_tuned else default)
+                assert not want_tuned or not tvm_ffi.structural_equal(scheduled, default)
+            _check_outputs(again)
+    finally:
+        (folder / tuning.DEFAULTS_FILE).write_text(measured)
 
 
 def test_a_later_compile_reuses_the_records_without_tuning(tuned, tmp_path):

@@ -1,23 +1,26 @@
 """MetaSchedule tuning records: `--tune N` measures N candidate schedules per kernel on this machine
-and keeps the best in a records folder that every later compile consults.
+and keeps them in a records folder that every later compile consults.
 
 Records live in `~/.cache/edgekeras` (or `$XDG_CACHE_HOME/edgekeras`, or `--tuning-records PATH`),
 one JSON database per target and thread count, since a schedule's speed depends on both. A kernel
 is tuned once per records folder: later compiles of the same kernel (same op, shapes, attrs) reuse
-its record with no tuning. Tuning needs a target that runs here (host Linux); microcontroller
-bundles never take tuned schedules (they are measured on the emulator, not here).
+its record with no tuning. Tuning also measures the kernel's default schedule the same way, and a
+compile takes the tuned schedule only when it measured faster (a few random trials often lose to
+the hand-written CPU schedules). Tuning needs a target that runs here (host Linux);
+microcontroller bundles never take tuned schedules.
 
 The settings follow what TVM 0.27 needs on a small machine: a random cost model unless xgboost is
 installed, and candidates built in this process. TVM's LocalBuilder starts fresh worker processes
 for every batch, each importing the tensor intrinsics (~20 s), which dominates tuning at the trial
-counts a 2-core machine affords; our kernels use no tensor intrinsics, so building here is safe.
-Candidates still run in TVM's LocalRunner worker, so a crashing candidate cannot take the compile down.
+counts a 2-core machine affords (this process imports them once, when tuning starts). Candidates
+still run in TVM's LocalRunner worker, so a crashing candidate cannot take the compile down.
 """
 
 import contextlib
 import hashlib
 import json
 import logging
+import math
 import os
 import sys
 import tempfile
@@ -26,6 +29,7 @@ from pathlib import Path
 
 RUN_TIMEOUT_S = 60
 SEARCH_POPULATION = 128  # candidates sampled per round (TVM's 512 is sized for thousands of trials)
+DEFAULTS_FILE = "default_schedules.json"  # workload -> the default schedule's measured seconds
 
 _databases = {}  # records folder -> (file stamp, JSONDatabase), so a compile loads each folder once
 
@@ -65,6 +69,18 @@ def _workload(func):
     return tvm.IRModule({"main": func.with_attr("global_symbol", "main")})
 
 
+def _key(func):
+    import tvm_ffi
+
+    return f"{tvm_ffi.structural_hash(_workload(func)) & (2**64 - 1):016x}"
+
+
+def _default_schedule(func, target, options):
+    from edgekeras.codegen.schedules import cpu
+
+    return cpu.schedule(func, target, options)
+
+
 def _database(folder, create=False):
     """The folder's database (None when it has none, unless `create`), loaded once per file change."""
     from tvm.s_tir import meta_schedule as ms
@@ -84,15 +100,35 @@ def _database(folder, create=False):
     return cached[1]
 
 
+def read_defaults(folder):
+    """{kernel key: {"seconds", "schedule"}}: how fast each tuned kernel's default schedule ran."""
+    path = folder / DEFAULTS_FILE
+    return json.loads(path.read_text()) if path.exists() else {}
+
+
+def _seconds(run_secs):
+    times = [float(s.value) for s in run_secs] if run_secs else []
+    return sum(times) / len(times) if times else math.inf
+
+
 def lookup(func, target, options):
-    """The tuned version of `func` when the records hold its workload for this target, else None."""
+    """The tuned version of `func` when the records hold its workload for this target and it ran
+    faster than the default schedule (measured when it was tuned), else None."""
     if not _applies(target):
         return None
-    database = _database(records_dir(target, options))
+    folder = records_dir(target, options)
+    database = _database(folder)
     if database is None:
         return None
-    schedule = database.query_schedule(_workload(func), _tvm_target(target, options), "main")
-    return None if schedule is None else schedule.mod["main"]
+    workload, tvm_target = _workload(func), _tvm_target(target, options)
+    record = database.query_tuning_record(workload, tvm_target, "main")
+    if record is None:
+        return None
+    default = read_defaults(folder).get(_key(func))
+    if default is not None and default["seconds"] <= _seconds(record.run_secs) \
+            and default["schedule"] == _key(_default_schedule(func, target, options)):
+        return None  # the default schedule measured faster (and is still the same schedule)
+    return database.query_schedule(workload, tvm_target, "main").mod["main"]
 
 
 def record_count(target, options):
@@ -123,6 +159,18 @@ def _in_process_builder():
     return InProcessBuilder()
 
 
+def _measure(func, tvm_target, builder, runner):
+    """Mean seconds of one `func` run, measured as MetaSchedule measures its candidates (inf on failure)."""
+    from tvm.s_tir import meta_schedule as ms
+
+    built = builder.build([ms.builder.BuilderInput(_workload(func), tvm_target)])[0]
+    if built.error_msg:
+        return math.inf
+    args = ms.arg_info.ArgInfo.from_prim_func(func)
+    result = runner.run([ms.runner.RunnerInput(built.artifact_path, "cpu", args)])[0].result()
+    return math.inf if result.error_msg else _seconds(result.run_secs)
+
+
 @contextlib.contextmanager
 def _environment(name, value):
     saved = os.environ.get(name)
@@ -144,56 +192,86 @@ def _cost_model():
     return "xgb"
 
 
-def tune(funcs, target, options, log=None):
-    """Runs `options.tune_trials` MetaSchedule trials for each kernel in `funcs` the records lack and
-    commits the results to the records; returns how many kernels were tuned."""
+def _missing(funcs, database):
+    """The kernels (unique, as lowered) the database has no workload for."""
     import tvm_ffi
-    from tvm.s_tir import meta_schedule as ms
 
+    missing = []
+    for func in funcs:
+        if not database.has_workload(_workload(func)) and not any(tvm_ffi.structural_equal(func, m) for m in missing):
+            missing.append(func)
+    return missing
+
+
+def tune(funcs, target, options, log=None):
+    """Runs `options.tune_trials` MetaSchedule trials for each kernel in `funcs` the records lack,
+    commits them to the records with the default schedule's time; returns how many were tuned."""
     trials = options.tune_trials
     if trials < 1:
         raise TuningError(f"--tune takes a number of trials >= 1, got {trials}.")
     if not _applies(target) or target.emulated:
         raise TuningError(f"--tune measures kernels on this machine; target '{target.name}' does not run here "
                           "(tuning works for the host target).")
-    database = _database(records_dir(target, options), create=True)
-    missing = []
-    for func in funcs:
-        workload = _workload(func)
-        if not database.has_workload(workload) and not any(tvm_ffi.structural_equal(workload, m) for m in missing):
-            missing.append(workload)
+    folder = records_dir(target, options)
+    database = _database(folder, create=True)
+    missing = _missing(funcs, database)
     if not missing:
         return 0
     if log:
-        log(f"tuning {len(missing)} kernels, {trials} trials each, records in {records_dir(target, options)}")
+        log(f"tuning {len(missing)} kernels, {trials} trials each, records in {folder}")
     start = time.perf_counter()
-    quiet = logging.getLogger("tvm.s_tir.meta_schedule")  # its per-round tables go to stdout
-    if quiet.level == logging.NOTSET:
-        quiet.setLevel(logging.WARNING)
+    with _quiet_meta_schedule():
+        _tune_missing(missing, target, options, folder, database)
+    if log:
+        kept = sum(lookup(func, target, options) is None for func in missing)
+        log(f"tuned {len(missing)} kernels in {time.perf_counter() - start:.0f} s; "
+            f"{len(missing) - kept} beat their default schedule, {kept} keep it")
+    return len(missing)
+
+
+@contextlib.contextmanager
+def _quiet_meta_schedule():
+    """MetaSchedule prints its per-round tables on stdout unless its logger was configured; keep
+    them to warnings (its setup raises the level to DEBUG, hence the restore)."""
+    logger = logging.getLogger("tvm.s_tir.meta_schedule")
+    saved = logger.level
+    if saved == logging.NOTSET:
+        logger.setLevel(logging.WARNING)
+    try:
+        yield
+    finally:
+        logger.setLevel(saved)
+
+
+def _tune_missing(missing, target, options, folder, database):
+    """The search for each kernel in `missing`, then its default schedule measured the same way."""
+    from tvm.s_tir import meta_schedule as ms
+
+    trials = options.tune_trials
     tvm_target = _tvm_target(target, options)
     workers = max(1, min(2, os.cpu_count() or 1))
+    builder = _in_process_builder()
+    runner = ms.runner.LocalRunner(timeout_sec=RUN_TIMEOUT_S, evaluator_config=ms.runner.EvaluatorConfig(
+        number=3, repeat=1, min_repeat_ms=20))
     with tempfile.TemporaryDirectory(prefix="edgekeras-tune-") as work_dir, \
             _environment("TVM_NUM_THREADS", str(options.threads)):
         names = [f"kernel{i}" for i in range(len(missing))]
-        tasks = [ms.TuneContext(mod=workload, target=tvm_target, space_generator="post-order-apply",
+        loggers = ms.logging.get_loggers_from_work_dir(work_dir, names)
+        tasks = [ms.TuneContext(mod=_workload(func), target=tvm_target, space_generator="post-order-apply",
                                 search_strategy=ms.search_strategy.EvolutionarySearch(
                                     population_size=SEARCH_POPULATION),
                                 task_name=name, rand_state=index, num_threads=workers, logger=logger).clone()
-                 for index, (name, workload, logger) in
-                 enumerate(zip(names, missing, ms.logging.get_loggers_from_work_dir(work_dir, names)))]
-        ms.tune.tune_tasks(
-            tasks=tasks, task_weights=[1.0] * len(tasks), work_dir=work_dir,
-            max_trials_global=trials * len(tasks), max_trials_per_task=trials,
-            num_trials_per_iter=min(trials, 64),
-            builder=_in_process_builder(),
-            runner=ms.runner.LocalRunner(timeout_sec=RUN_TIMEOUT_S,
-                                         evaluator_config=ms.runner.EvaluatorConfig(number=3, repeat=1,
-                                                                                    min_repeat_ms=20)),
-            database=database, cost_model=_cost_model(), task_scheduler="round-robin",
-            module_equality="structural")
-    if log:
-        log(f"tuned {len(missing)} kernels in {time.perf_counter() - start:.0f} s")
-    return len(missing)
+                 for index, (name, func, logger) in enumerate(zip(names, missing, loggers))]
+        ms.tune.tune_tasks(tasks=tasks, task_weights=[1.0] * len(tasks), work_dir=work_dir,
+                           max_trials_global=trials * len(tasks), max_trials_per_task=trials,
+                           num_trials_per_iter=min(trials, 64), builder=builder, runner=runner, database=database,
+                           cost_model=_cost_model(), task_scheduler="round-robin", module_equality="structural")
+        defaults = read_defaults(folder)
+        for func in missing:
+            default = _default_schedule(func, target, options)
+            defaults[_key(func)] = {"seconds": _measure(default, tvm_target, builder, runner),
+                                    "schedule": _key(default)}
+    (folder / DEFAULTS_FILE).write_text(json.dumps(defaults, indent=1, sort_keys=True) + "\n")
 
 
 class KernelCollector:

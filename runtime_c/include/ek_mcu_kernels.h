@@ -3,9 +3,8 @@
  * HW1(C*M)), int32 accumulation, per-channel requantization in the same pass (no int32 workspace).
  *
  * The arguments are what TVM's C backend declares for `T.call_extern`: non-const element pointers
- * and int32 scalars. The input zero point is folded into the bias at
- * compile time and padding is done with the zero point, so the inner loops are plain int8 dot
- * products. One source serves every core: SMLAD dual MACs where the core has the DSP extension
+ * and int32 scalars. The input zero point is folded into the bias at compile time and padding is
+ * done with the zero point, so the inner loops are plain int8 dot products. One source serves every core: SMLAD dual MACs where the core has the DSP extension
  * (__ARM_FEATURE_DSP: M4/M7/M33/M55), Helium vector MACs where it has MVE (M55), portable C otherwise
  * (M0+/M3). All paths compute the same integers as the TFLite-style reference (bit-exact).
  *
@@ -24,6 +23,10 @@
 #if defined(__ARM_FEATURE_DSP) && __ARM_FEATURE_DSP
 #define EK_MCU_DSP 1
 #endif
+#if defined(__ARM_FEATURE_MVE) && (__ARM_FEATURE_MVE & 1)
+#include <arm_mve.h>
+#define EK_MCU_MVE 1
+#endif
 
 #define EK_MCU_API static inline __attribute__((always_inline))
 
@@ -34,41 +37,44 @@
  * high = (sat32(acc << left) * mult + 2^30) >> 31, y = (high + nudge) >> right with nudge chosen by
  * the sign of high. Both shifts are floor divisions, so they merge into one 64-bit sum shifted by
  * 31 + right: y = (acc' * mult + 2^30 + nudge * 2^31) >> (31 + right), the sign of high being the
- * sign of acc' * mult + 2^30. The usual channel (no left shift, right >= 1, the negative nudge one
- * less than the positive one, as edgekeras.quantize.arith.shift_terms makes them) takes the short
- * path: nudge = nudge_pos + (high < 0 ? -1 : 0), then the high word shifted by right - 1. */
+ * sign of acc' * mult + 2^30. The usual channel takes the short path: no left shift, right >= 1, the
+ * negative nudge one less than the positive one (as edgekeras.quantize.arith.shift_terms makes them)
+ * and 2^30 < mult, so that acc * mult + 2^30 < 0 exactly when acc < 0. Then the sum is one SMLAL onto
+ * the channel's constant 2^30 + nudge_pos * 2^31, less 2^31 for a negative acc, and y its high word
+ * shifted by right - 1. */
 typedef struct {
-  int32_t mult, nudge_pos, shift; /* shift = right - 1 on the short path */
-  int32_t general, left, right, nudge_neg;
+  int32_t mult, shift;  /* shift = right - 1 on the short path */
+  uint32_t base_lo;     /* 2^30 + nudge_pos * 2^31, low and high words */
+  int32_t base_hi;
+  int32_t general, left, right, nudge_pos, nudge_neg;
 } ek__requant_t;
 
 static inline ek__requant_t ek__requant_terms(const int32_t *mult, const int32_t *left, const int32_t *right,
                                               const int32_t *nudge_pos, const int32_t *nudge_neg, int32_t c) {
-  const int32_t general = left[c] != 0 || right[c] < 1 || nudge_neg[c] != nudge_pos[c] - 1;
-  ek__requant_t q = {mult[c], nudge_pos[c], right[c] - 1, general, left[c], right[c], nudge_neg[c]};
+  const int32_t general =
+      left[c] != 0 || right[c] < 1 || nudge_neg[c] != nudge_pos[c] - 1 || mult[c] <= ((int32_t)1 << 30);
+  const int64_t base = ((int64_t)1 << 30) + (int64_t)nudge_pos[c] * ((int64_t)1 << 31);
+  ek__requant_t q = {mult[c],       right[c] - 1, (uint32_t)base, (int32_t)(base >> 32), general, left[c], right[c],
+                     nudge_pos[c], nudge_neg[c]};
   return q;
 }
 
-/* The high word of acc * mult + 2^30 + nudge * 2^31 on the short path: seven instructions on Thumb-2
- * cores (SMULL, then the sign-dependent nudge added as shifted operands). */
-static inline int32_t ek__scaled_high(int32_t acc, int32_t mult, int32_t nudge_pos) {
+/* The high word of the short path's sum: five instructions on Thumb-2 cores. */
+static inline int32_t ek__scaled_high(int32_t acc, const ek__requant_t *q) {
 #if defined(__ARM_ARCH_ISA_THUMB) && __ARM_ARCH_ISA_THUMB >= 2
-  uint32_t lo;
-  int32_t hi, nudge;
-  __asm__("smull %[lo], %[hi], %[acc], %[mult]\n\t"
-          "adds %[lo], %[lo], #0x40000000\n\t"
-          "adc %[hi], %[hi], #0\n\t"
-          "add %[n], %[np], %[hi], asr #31\n\t"
-          "adds %[lo], %[lo], %[n], lsl #31\n\t"
-          "adc %[hi], %[hi], %[n], asr #1"
-          : [lo] "=&r"(lo), [hi] "=&r"(hi), [n] "=&r"(nudge)
-          : [acc] "r"(acc), [mult] "r"(mult), [np] "r"(nudge_pos)
+  uint32_t lo = q->base_lo, sign;
+  int32_t hi = q->base_hi;
+  __asm__("smlal %[lo], %[hi], %[acc], %[mult]\n\t"
+          "and %[sign], %[acc], #0x80000000\n\t"
+          "adds %[lo], %[lo], %[sign]\n\t"
+          "adc %[hi], %[hi], %[acc], asr #31"
+          : [lo] "+&r"(lo), [hi] "+&r"(hi), [sign] "=&r"(sign)
+          : [acc] "r"(acc), [mult] "r"(q->mult)
           : "cc");
   return hi;
 #else
-  int64_t sum = (int64_t)acc * mult + ((int64_t)1 << 30);
-  sum += (int64_t)(nudge_pos - (sum < 0)) * ((int64_t)1 << 31);
-  return (int32_t)(sum >> 32);
+  const int64_t base = (int64_t)(((uint64_t)(uint32_t)q->base_hi << 32) | q->base_lo);
+  return (int32_t)((base + (int64_t)acc * q->mult - (acc < 0 ? ((int64_t)1 << 31) : 0)) >> 32);
 #endif
 }
 
@@ -90,9 +96,10 @@ static inline int32_t ek_mcu_requantize(int32_t acc, ek__requant_t q, int32_t zp
     return y < lo - zp ? lo : y > hi - zp ? hi : y + zp; /* y + zp could leave int32; the clamp cannot */
   }
   /* |high| < 2^30 + 2^29 + 1 on the short path, so y + zp stays in int32 */
-  const int32_t y = (ek__scaled_high(acc, q.mult, q.nudge_pos) >> q.shift) + zp;
+  const int32_t y = (ek__scaled_high(acc, &q) >> q.shift) + zp;
 #if defined(__ARM_FEATURE_SAT) && __ARM_FEATURE_SAT
   int32_t v = __ssat(y, 8); /* the int8 range in one instruction; a fused activation narrows it further */
+  if (v < -128 || v > 127) __builtin_unreachable(); /* what SSAT guarantees: no sign extension before a store */
   if (lo > -128 && v < lo) v = lo;
   if (hi < 127 && v > hi) v = hi;
   return v;
@@ -138,36 +145,47 @@ static inline int32_t ek__pack_high(int32_t a, int32_t b) {
   return r;
 }
 
+/* One group of four input bytes of pixels u and v against the packed weights of channels 0 and 1:
+ * 16 MACs in 14 instructions (SMLAD: two MACs each). */
+#define EK__DOT_2X2_GROUP                          \
+  "ldr %[xu], [%[u]], #4\n\t"                      \
+  "ldr %[xv], [%[v]], #4\n\t"                      \
+  "ldrd %[w0], %[w1], [%[wp]], #8\n\t"             \
+  "sxtb16 %[e], %[xu]\n\t"                         \
+  "sxtb16 %[xu], %[xu], ror #8\n\t"                \
+  "smlad %[a0], %[e], %[w0], %[a0]\n\t"            \
+  "smlad %[a1], %[e], %[w1], %[a1]\n\t"            \
+  "sxtb16 %[e], %[xv]\n\t"                         \
+  "sxtb16 %[xv], %[xv], ror #8\n\t"                \
+  "smlad %[b0], %[e], %[w0], %[b0]\n\t"            \
+  "smlad %[b1], %[e], %[w1], %[b1]\n\t"            \
+  "ldrd %[w0], %[w1], [%[wp]], #8\n\t"             \
+  "smlad %[a0], %[xu], %[w0], %[a0]\n\t"           \
+  "smlad %[a1], %[xu], %[w1], %[a1]\n\t"           \
+  "smlad %[b0], %[xv], %[w0], %[b0]\n\t"           \
+  "smlad %[b1], %[xv], %[w1], %[b1]\n\t"
+
 /* a0, a1 += u . (channels 0, 1) and b0, b1 += v . (channels 0, 1) over `groups` groups of four input
- * bytes and their packed weights; advances u, v and wp. 17 instructions per 16 MACs: written out
- * because GCC spills the accumulators of this loop. */
+ * bytes and their packed weights; advances u, v and wp. Written out because GCC spills the
+ * accumulators of this loop; two groups per iteration. */
 static inline void ek__dot_2x2(const int8_t **u, const int8_t **v, const int32_t **wp, int32_t groups, int32_t *a0,
                                int32_t *a1, int32_t *b0, int32_t *b1) {
-  int32_t xu, xv, e, w0, w1;
-  __asm__("1:\n\t"
-          "ldr %[xu], [%[u]], #4\n\t"
-          "ldr %[xv], [%[v]], #4\n\t"
-          "ldrd %[w0], %[w1], [%[wp]], #8\n\t"
-          "sxtb16 %[e], %[xu]\n\t"
-          "sxtb16 %[xu], %[xu], ror #8\n\t"
-          "smlad %[a0], %[e], %[w0], %[a0]\n\t"
-          "smlad %[a1], %[e], %[w1], %[a1]\n\t"
-          "sxtb16 %[e], %[xv]\n\t"
-          "sxtb16 %[xv], %[xv], ror #8\n\t"
-          "smlad %[b0], %[e], %[w0], %[b0]\n\t"
-          "smlad %[b1], %[e], %[w1], %[b1]\n\t"
-          "ldrd %[w0], %[w1], [%[wp]], #8\n\t"
-          "smlad %[a0], %[xu], %[w0], %[a0]\n\t"
-          "smlad %[a1], %[xu], %[w1], %[a1]\n\t"
-          "smlad %[b0], %[xv], %[w0], %[b0]\n\t"
-          "smlad %[b1], %[xv], %[w1], %[b1]\n\t"
-          "subs %[n], %[n], #1\n\t"
-          "bne 1b"
-          : [a0] "+r"(*a0), [a1] "+r"(*a1), [b0] "+r"(*b0), [b1] "+r"(*b1), [u] "+r"(*u), [v] "+r"(*v),
-            [wp] "+r"(*wp), [n] "+r"(groups), [xu] "=&r"(xu), [xv] "=&r"(xv), [e] "=&r"(e), [w0] "=&r"(w0),
-            [w1] "=&r"(w1)
-          :
-          : "cc", "memory");
+  int32_t xu, xv, e, w0, w1, pairs = groups / 2;
+  if (groups % 2)
+    __asm__(EK__DOT_2X2_GROUP
+            : [a0] "+r"(*a0), [a1] "+r"(*a1), [b0] "+r"(*b0), [b1] "+r"(*b1), [u] "+r"(*u), [v] "+r"(*v),
+              [wp] "+r"(*wp), [xu] "=&r"(xu), [xv] "=&r"(xv), [e] "=&r"(e), [w0] "=&r"(w0), [w1] "=&r"(w1)
+            :
+            : "memory");
+  if (pairs)
+    __asm__("1:\n\t" EK__DOT_2X2_GROUP EK__DOT_2X2_GROUP
+            "subs %[n], %[n], #1\n\t"
+            "bne 1b"
+            : [a0] "+r"(*a0), [a1] "+r"(*a1), [b0] "+r"(*b0), [b1] "+r"(*b1), [u] "+r"(*u), [v] "+r"(*v),
+              [wp] "+r"(*wp), [n] "+r"(pairs), [xu] "=&r"(xu), [xv] "=&r"(xv), [e] "=&r"(e), [w0] "=&r"(w0),
+              [w1] "=&r"(w1)
+            :
+            : "cc", "memory");
 }
 
 /* Weights of output channels co, co+1 for one run of `len` (a multiple of 4; row stride ws), as the
@@ -211,8 +229,8 @@ static inline int32_t ek__run_offset(const ek__runs_t *runs, int32_t i) {
   return (i / runs->k_w) * runs->x_step_row + (i % runs->k_w) * runs->x_step;
 }
 
-/* Walks a conv's output pixels in row-major order, giving each one's offset into the padded input
- * (no division: the obj build, with shapes as arguments, would call the division helper). */
+/* Walks a conv's output pixels in row-major order, giving each one's offset into the padded input,
+ * for callers whose shapes are not compile-time constants (no division helper call per pixel). */
 typedef struct {
   int32_t ow, offset, out_w, step, row_back;
 } ek__cursor_t;
@@ -227,7 +245,7 @@ static inline void ek__cursor_next(ek__cursor_t *c) {
   if (++c->ow == c->out_w) c->ow = 0, c->offset += c->row_back;
 }
 
-/* The same offset for pixel p directly: cheaper where out_w is a constant (division by multiply). */
+/* The same offset for pixel p directly: cheaper where the shapes are constants (the layer wrappers). */
 static inline int32_t ek__pixel_offset(int32_t p, int32_t out_w, int32_t in_w, int32_t in_c, int32_t stride_h,
                                        int32_t stride_w) {
   return ((p / out_w) * stride_h * in_w + (p % out_w) * stride_w) * in_c;
@@ -237,6 +255,12 @@ typedef struct {
   int32_t batch, in_h, in_w, in_c, out_h, out_w, out_c, stride_h, stride_w, zp, lo, hi;
   ek__runs_t runs;
 } ek__conv_t;
+
+typedef struct {
+  int32_t batch, in_h, in_w, in_c, out_h, out_w, k_w, taps, stride_h, stride_w, dil_h, dil_w, zp, lo, hi;
+} ek__dw_t;
+
+#define EK__TAP_OFFSET(g, t) ((((t) / (g)->k_w) * (g)->dil_h * (g)->in_w + ((t) % (g)->k_w) * (g)->dil_w) * (g)->in_c)
 
 #if EK_MCU_DSP
 /* Output channels co, co+1 (w, bias and y start there) for every output pixel, two pixels at a time,
@@ -282,6 +306,97 @@ static inline __attribute__((always_inline)) void ek__conv_2co(const ek__conv_t 
 }
 #endif
 
+#if EK_MCU_MVE
+/* ---- Helium (MVE): dot products of 16 int8 lanes (VMLADAVA), requantization four lanes at a time ---- */
+typedef struct {
+  int32x4_t mult, left, neg_right;
+} ek__requant4_t;
+
+static inline ek__requant4_t ek__requant4_terms(const int32_t *mult, const int32_t *left, const int32_t *right) {
+  const ek__requant4_t q = {vldrwq_s32(mult), vldrwq_s32(left), vnegq_s32(vldrwq_s32(right))};
+  return q;
+}
+
+/* TFLite's arithmetic exactly: saturating left shift, VQRDMULH (= (x * mult + 2^30) >> 31, saturated),
+ * then a rounding right shift whose ties go away from zero (one less for negatives, VRSHL rounds up). */
+static inline int32x4_t ek__requantize4(int32x4_t acc, const ek__requant4_t *q, int32_t zp, int32_t lo, int32_t hi) {
+  int32x4_t v = vqrdmulhq_s32(vqshlq_s32(acc, q->left), q->mult);
+  v = vqaddq_s32(v, vshrq_n_s32(vandq_s32(v, q->neg_right), 31));
+  v = vqaddq_n_s32(vrshlq_s32(v, q->neg_right), zp);
+  return vminq_s32(vmaxq_s32(v, vdupq_n_s32(lo)), vdupq_n_s32(hi));
+}
+
+/* Bytes of weights the Helium conv packs on the stack for four output channels. */
+#define EK_MCU_MVE_PACK_BYTES 2560
+
+static inline int32_t ek__round16(int32_t n) { return (n + 15) / 16 * 16; }
+
+/* Weights of output channels co..co+3 over every run, each run zero-padded to whole 16-byte chunks:
+ * per chunk, 16 reduction bytes of channel 0, then of channels 1, 2, 3. */
+static inline void ek__pack_4co_mve(const int8_t *w, const ek__runs_t *runs, int32_t out_c, int8_t *packed) {
+  for (int32_t i = 0; i < runs->count; i++) {
+    const int8_t *wr = w + i * runs->w_step;
+    for (int32_t k = 0; k < ek__round16(runs->len); k += 16, packed += 64)
+      for (int32_t j = 0; j < 4; j++)
+        for (int32_t r = 0; r < 16; r++) packed[16 * j + r] = k + r < runs->len ? wr[(k + r) * out_c + j] : 0;
+  }
+}
+
+/* Output channels co..co+3 (w, bias, y start there) for every pixel, two pixels at a time. */
+static inline void ek__conv_4co_mve(const ek__conv_t *g, const int8_t *x, const int32_t *bias, const int8_t *packed,
+                                    const ek__requant4_t *q, int8_t *y) {
+  const int32_t pixels = g->out_h * g->out_w;
+  for (int32_t n = 0; n < g->batch; n++) {
+    const int8_t *xn = x + n * g->in_h * g->in_w * g->in_c;
+    int8_t *yn = y + n * pixels * g->out_c;
+    for (int32_t p = 0; p < pixels; p += 2) {
+      const int32_t p1 = p + 1 < pixels ? p + 1 : p;
+      const int8_t *x0 = xn + ek__pixel_offset(p, g->out_w, g->in_w, g->in_c, g->stride_h, g->stride_w);
+      const int8_t *x1 = xn + ek__pixel_offset(p1, g->out_w, g->in_w, g->in_c, g->stride_h, g->stride_w);
+      int32_t a0 = bias[0], a1 = bias[1], a2 = bias[2], a3 = bias[3], b0 = a0, b1 = a1, b2 = a2, b3 = a3;
+      const int8_t *wp = packed;
+      for (int32_t i = 0; i < g->runs.count; i++) {
+        const int32_t offset = ek__run_offset(&g->runs, i);
+        const int8_t *u = x0 + offset, *v = x1 + offset;
+        for (int32_t left = g->runs.len; left > 0; left -= 16, u += 16, v += 16, wp += 64) {
+          const mve_pred16_t lanes = vctp8q((uint32_t)left); /* inactive lanes read nothing and count zero */
+          const int8x16_t xu = vldrbq_z_s8(u, lanes), xv = vldrbq_z_s8(v, lanes);
+          const int8x16_t w0 = vldrbq_s8(wp), w1 = vldrbq_s8(wp + 16), w2 = vldrbq_s8(wp + 32), w3 = vldrbq_s8(wp + 48);
+          a0 = vmladavaq_s8(a0, xu, w0), a1 = vmladavaq_s8(a1, xu, w1);
+          a2 = vmladavaq_s8(a2, xu, w2), a3 = vmladavaq_s8(a3, xu, w3);
+          b0 = vmladavaq_s8(b0, xv, w0), b1 = vmladavaq_s8(b1, xv, w1);
+          b2 = vmladavaq_s8(b2, xv, w2), b3 = vmladavaq_s8(b3, xv, w3);
+        }
+      }
+      const int32x4_t ya = {a0, a1, a2, a3}, yb = {b0, b1, b2, b3};
+      vstrbq_s32(yn + p1 * g->out_c, ek__requantize4(yb, q, g->zp, g->lo, g->hi));
+      vstrbq_s32(yn + p * g->out_c, ek__requantize4(ya, q, g->zp, g->lo, g->hi));
+    }
+  }
+}
+
+/* Depthwise, channels o..o+3 (multiplier 1; x, bias, y start there): int32 lanes, one tap at a time. */
+static inline void ek__depthwise_4c_mve(const ek__dw_t *g, const int8_t *x, const int8_t *w, const int32_t *bias,
+                                        const ek__requant4_t *q, const int32_t *tap_offset, int8_t *y) {
+  const int32x4_t start = vldrwq_s32(bias);
+  for (int32_t n = 0; n < g->batch; n++) {
+    for (int32_t oh = 0; oh < g->out_h; oh++) {
+      const int8_t *xp = x + ((n * g->in_h + oh * g->stride_h) * g->in_w) * g->in_c;
+      int8_t *yp = y + (n * g->out_h + oh) * g->out_w * g->in_c;
+      for (int32_t ow = 0; ow < g->out_w; ow++, xp += g->stride_w * g->in_c, yp += g->in_c) {
+        int32x4_t acc = start;
+#pragma GCC unroll 32
+        for (int32_t t = 0; t < g->taps; t++) {
+          const int32_t off = __builtin_constant_p(g->k_w) ? EK__TAP_OFFSET(g, t) : tap_offset[t];
+          acc = vaddq_s32(acc, vmulq_s32(vldrbq_s32(xp + off), vldrbq_s32(w + t * g->in_c)));
+        }
+        vstrbq_s32(yp, ek__requantize4(acc, q, g->zp, g->lo, g->hi));
+      }
+    }
+  }
+}
+#endif
+
 /* y[n, oh, ow, co] = requantize(bias[co] + sum x[n, oh*s_h + kh*d_h, ow*s_w + kw*d_w, ci] * w[kh, kw, ci, co]):
  * x already padded, w HWIO. With DSP: two output channels at a time, their weights unpacked once, then
  * two output pixels at a time, four SMLAD dual MACs per four input bytes of each pixel. */
@@ -292,7 +407,21 @@ EK_MCU_API int32_t ek_mcu_conv_s8(int8_t *x, int8_t *w, int32_t *bias, int32_t *
                                   int32_t out_zp, int32_t act_min, int32_t act_max) {
   const ek__runs_t runs = ek__conv_runs(in_w, in_c, out_c, k_h, k_w, dil_h, dil_w);
   const int32_t pixels = out_h * out_w;
-#if EK_MCU_DSP
+#if EK_MCU_MVE
+  int32_t chunks = 0;
+  for (int32_t i = 0; i < runs.count; i++) chunks += ek__round16(runs.len) / 16;
+  const int32_t paired = chunks * 64 <= EK_MCU_MVE_PACK_BYTES ? out_c - out_c % 4 : 0;
+  if (paired) {
+    const ek__conv_t conv = {batch, in_h, in_w, in_c, out_h, out_w, out_c, stride_h, stride_w, out_zp, act_min,
+                             act_max, runs};
+    int8_t packed[EK_MCU_MVE_PACK_BYTES];
+    for (int32_t co = 0; co < paired; co += 4) {
+      ek__pack_4co_mve(w + co, &runs, out_c, packed);
+      const ek__requant4_t q = ek__requant4_terms(mult + co, left + co, right + co);
+      ek__conv_4co_mve(&conv, x, bias + co, packed, &q, y + co);
+    }
+  }
+#elif EK_MCU_DSP
   const int32_t paired = runs.count * (runs.len / 4) * 4 <= EK_MCU_PACK_WORDS ? out_c - out_c % 2 : 0;
   if (paired) {
     const ek__conv_t conv = {batch, in_h, in_w, in_c, out_h, out_w, out_c, stride_h, stride_w, out_zp, act_min,
@@ -331,12 +460,6 @@ EK_MCU_API int32_t ek_mcu_conv_s8(int8_t *x, int8_t *w, int32_t *bias, int32_t *
   }
   return 0;
 }
-
-typedef struct {
-  int32_t batch, in_h, in_w, in_c, out_h, out_w, k_w, taps, stride_h, stride_w, dil_h, dil_w, zp, lo, hi;
-} ek__dw_t;
-
-#define EK__TAP_OFFSET(g, t) ((((t) / (g)->k_w) * (g)->dil_h * (g)->in_w + ((t) % (g)->k_w) * (g)->dil_w) * (g)->in_c)
 
 #if EK_MCU_DSP
 /* Channels o..o+3 (x, bias and y start there; multiplier 1) for every output pixel, from their
@@ -386,7 +509,15 @@ EK_MCU_API int32_t ek_mcu_depthwise_s8(int8_t *x, int8_t *w, int32_t *bias, int3
   for (int32_t t = 0; t < taps && t < EK_MCU_MAX_TAPS; t++)
     tap_offset[t] = (t / k_w * dil_h * in_w + t % k_w * dil_w) * in_c;
   tap_offset[taps] = tap_offset[taps - 1];
-#if EK_MCU_DSP
+#if EK_MCU_MVE
+  const ek__dw_t dw = {batch, in_h, in_w, in_c, out_h, out_w, k_w, taps, stride_h, stride_w, dil_h, dil_w,
+                       out_zp, act_min, act_max};
+  const int32_t quads = multiplier == 1 ? out_c - out_c % 4 : 0;
+  for (int32_t o = 0; o < quads; o += 4) {
+    const ek__requant4_t q = ek__requant4_terms(mult + o, left + o, right + o);
+    ek__depthwise_4c_mve(&dw, x + o, w + o, bias + o, &q, tap_offset, y + o);
+  }
+#elif EK_MCU_DSP
   const ek__dw_t dw = {batch, in_h, in_w, in_c, out_h, out_w, k_w, taps, stride_h, stride_w, dil_h, dil_w,
                        out_zp, act_min, act_max};
   const int32_t quads = multiplier == 1 ? out_c - out_c % 4 : 0;

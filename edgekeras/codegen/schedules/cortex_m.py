@@ -1,8 +1,9 @@
 """Default schedules for Cortex-M targets: int8 conv, depthwise conv and dense kernels, and the
 zero-point padding in front of them, become one call of a C micro-kernel
-(`runtime_c/include/ek_mcu_kernels.h`), which uses SMLAD dual MACs on cores with the DSP extension
-and portable C elsewhere. TVM's generic C for these kernels stores the int32 accumulator on every MAC
-and runs the requantization as separate int64 passes (9-19 instructions per MAC on a Cortex-M4).
+(`runtime_c/include/ek_mcu_kernels.h`): SMLAD dual MACs on cores with the DSP extension, Helium
+vector dot products on the M55, portable C on M0+/M3. TVM's generic C for these kernels stores the
+int32 accumulator on every MAC and runs the requantization as separate int64 passes (9-19
+instructions per MAC on a Cortex-M4); the micro-kernels requantize in the same pass.
 
 A target opts in with `int8_kernels` in its target file ("dsp", "mve" or "c": the instruction set the
 micro-kernels compile to there). A kernel the micro-kernels do not cover (grouped conv, 1-D/3-D
@@ -11,6 +12,7 @@ windows, a kernel without its node description) keeps the generic schedule.
 
 import hashlib
 import json
+import math
 
 from edgekeras.codegen.relax_kernels import NODE_ATTR
 from edgekeras.codegen.schedules import generic
@@ -133,7 +135,5 @@ def _dense(func, buffers, node):
     x, w = _shape(buffers[0]), _shape(buffers[1])
     if len(w) != 2 or x[-1] != w[0]:
         return None
-    rows = 1
-    for d in x[:-1]:
-        rows *= d
+    rows = math.prod(x[:-1])
     return _call(func, "ek_mcu_conv_s8", buffers, [1, 1, rows, w[0], 1, rows, w[1], 1, 1, 1, 1, 1, 1, *_requant(node)])

@@ -14,15 +14,16 @@ NAME = f"edgekeras_avx2_int8_dot_{LANES}x{STEPS}"
 
 
 def _products(A, B):
-    """vpmaddwd(broadcast of the int16 pair (A[0], A[1]), int16 (B[0, c], B[1, c]) pairs)."""
+    """vpmaddwd((A[0], A[1]) repeated, (B[0, c], B[1, c]) for each c), operands widened to int16.
+    The input pair is repeated as int8 before widening: LLVM makes that one vpbroadcastw from
+    memory + one vpmovsxbw (widening first, then broadcasting, took four instructions)."""
     from tvm.script import tirx as T
 
     pair = A.vload([T.int64(0)], "int8x2")
     inputs = T.Cast(f"int16x{2 * LANES}", T.Shuffle([pair] * LANES, list(range(2 * LANES))))
     rows = [T.Cast(f"int16x{LANES}", B.vload([T.int64(r), T.int64(0)], f"int8x{LANES}")) for r in (0, 1)]
     interleaved = T.Shuffle(rows, [i // 2 + LANES * (i % 2) for i in range(2 * LANES)])
-    return T.call_llvm_pure_intrin(T.llvm_lookup_intrinsic_id("llvm.x86.avx2.pmadd.wd"),
-                                   inputs, interleaved,
+    return T.call_llvm_pure_intrin(T.llvm_lookup_intrinsic_id("llvm.x86.avx2.pmadd.wd"), inputs, interleaved,
                                    dtype=f"int32x{LANES}")
 
 
