@@ -37,7 +37,9 @@ import peers  # noqa: E402
 
 RESULTS = HERE / "results" / "compile_latency.md"
 RECORDS = HERE / "tuning_records"
-TUNE_TRIALS = 8  # per kernel: the whole set (float and int8, ~110 kernels) tunes in ~10 min on 2 cores
+# Trials per kernel. Measured on the 2-core machine while loaded (load ~5): 8 s per kernel at 3 trials;
+# the set has ~110 unique kernels (float and int8), so 8 trials should take ~10-15 min unloaded.
+TUNE_TRIALS = 8
 CALIB_SAMPLES = 100
 PRECISIONS = ("float", "int8")
 VARIANTS = ("untuned", "tuned")

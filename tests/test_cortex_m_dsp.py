@@ -16,6 +16,7 @@ from edgekeras import runtime
 from edgekeras.codegen.bundle import build_library
 from edgekeras.codegen.schedules import cortex_m
 from edgekeras.compiler import compile_model
+from edgekeras.harness.bench import bench
 from edgekeras.ir import interpreter
 from edgekeras.ops.registry import get
 from edgekeras.ops.windows import window_geometry
@@ -95,6 +96,7 @@ CONV_CASES = {  # name: (x shape, kernel shape, window attrs)
     "3x3 stride 2 same, 5 -> 7 channels": ((2, 9, 7, 5), (3, 3, 5, 7), {"strides": 2, "padding": "same"}),
     "pointwise 6 -> 9 channels, 15 pixels": ((1, 3, 5, 6), (1, 1, 6, 9), {}),
     "3x3 dilation 2 (one run per tap)": ((1, 8, 8, 4), (3, 3, 4, 6), {"dilation": 2}),
+    "one output pixel (dense) 13 -> 7": ((1, 1, 1, 13), (1, 1, 13, 7), {}),
 }
 
 
@@ -208,10 +210,13 @@ def test_m4_kernels_call_the_dsp_micro_kernels(odd):
 
 
 @needs_mcu_tools
-def test_m4_thumb_objects_call_compiled_wrappers(odd):
+def test_m4_thumb_bundle_keeps_micro_kernel_calls_in_c(odd):
     result = compiled_odd(odd, "cortex-m4", "obj")
     assert "kernels_mcu.c" in result.manifest["bundle"]["sources"]
+    assert "return ek_mcu_conv_s8(" in (result.path / "kernels_mcu.c").read_text()
     assert "smlad" in disassembly(result.path)
+    cost = bench(result.path, runs=1)  # each conv kernel's row holds its micro-kernel's instructions
+    assert sum(row["instructions"] for row in cost["kernels"]) > 0.8 * cost["instructions_per_inference"]
 
 
 @needs_mcu_tools

@@ -130,6 +130,21 @@ def test_int8_kernels_are_bit_exact(target, tmp_path):
         assert np.array_equal(got.reshape(want.shape), want), f"{value.producer.op}: {np.sum(got != want)} differ"
 
 
+@pytest.mark.parametrize("graph", [_float_graph, _int8_graph])
+def test_parallel_kernels_give_the_same_results(graph, tmp_path):
+    graph = graph()
+    compiled = _build(graph, "x86_64", tmp_path, ScheduleOptions(threads=2))
+    assert all("T.parallel(" in func.script() for _, func, _ in _reduction_kernels(compiled))
+    x = _inputs()
+    expected = interpreter.run(graph, [x])
+    for value, got in zip(graph.outputs, load(tmp_path).predict(x)):
+        want = expected[value.name]
+        if want.dtype == np.int8:
+            assert np.array_equal(got.reshape(want.shape), want), value.producer.op
+        else:
+            np.testing.assert_allclose(got, want, atol=1e-5, rtol=1e-5, err_msg=value.producer.op)
+
+
 def test_int8_channel_pairs_use_the_avx2_dot_product_on_x86_only(tmp_path):
     dot = "llvm.x86.avx2.pmadd.wd"
     x86_kernels = _reduction_kernels(_build(_int8_graph(), "x86_64", tmp_path))

@@ -55,12 +55,11 @@ def exact_float_literals(kernels, source):
 _C_POINTER = {"int8": "int8_t *", "int32": "int32_t *"}
 
 
-def micro_kernel_wrappers(kernels, storage):
+def micro_kernel_wrappers(kernels):
     """C definitions of the micro-kernel wrappers the kernels call (Cortex-M int8 conv/dense, see
-    schedules/cortex_m.py): each passes its layer's shapes to the micro-kernel as constants, so GCC
-    compiles a specialised copy. `storage` "static inline ..." puts them in kernels.c (inlined, so
-    bench counts them as their kernel's); "" gives the external definitions Thumb objects call
-    (kernels_mcu.c). Empty when no kernel calls one."""
+    schedules/cortex_m.py): each passes its layer's shapes to the micro-kernel as constants and is
+    inlined into its kernel, so GCC compiles a copy for those shapes whose instructions (and stack)
+    count as that kernel's. Empty when no kernel calls one."""
     from edgekeras.codegen.schedules.cortex_m import micro_kernel_spec
 
     specs = {}
@@ -72,7 +71,8 @@ def micro_kernel_wrappers(kernels, storage):
     for symbol, spec in specs.items():
         params = ", ".join(f"{_C_POINTER[dtype]}a{i}" for i, dtype in enumerate(spec["buffers"]))
         args = ", ".join([f"a{i}" for i in range(len(spec["buffers"]))] + [str(v) for v in spec["scalars"]])
-        out.append(f"{storage}int32_t {symbol}({params}) {{\n  return {spec['micro_kernel']}({args});\n}}\n")
+        out.append(f"static inline __attribute__((always_inline)) int32_t {symbol}({params}) {{\n"
+                   f"  return {spec['micro_kernel']}({args});\n}}\n")
     return "\n".join(out)
 
 
@@ -87,5 +87,5 @@ def c_source(kernels, target):
     head, found, body = source.partition(_TVM_PREAMBLE_END)
     if not found or "#include" in body.split("\n", 1)[0]:
         raise RuntimeError("TVM's C output changed its preamble; edgekeras/codegen/kernels_c.py needs updating.")
-    wrappers = micro_kernel_wrappers(kernels, "static inline __attribute__((always_inline)) ")
+    wrappers = micro_kernel_wrappers(kernels)
     return PREAMBLE + (wrappers + "\n" if wrappers else "") + exact_float_literals(kernels, body)

@@ -263,6 +263,34 @@ typedef struct {
 #define EK__TAP_OFFSET(g, t) ((((t) / (g)->k_w) * (g)->dil_h * (g)->in_w + ((t) % (g)->k_w) * (g)->dil_w) * (g)->in_c)
 
 #if EK_MCU_DSP
+/* One output pixel (a dense layer), channels co..co+3 (w, bias, y start there): each weight is used
+ * once, so it is unpacked where it is used: four weight rows make the int16 pairs of four channels. */
+static inline void ek__conv_1px_4co(const ek__conv_t *g, const int8_t *x, const int8_t *w, const int32_t *bias,
+                                    const ek__requant_t q[4], int8_t *y) {
+  const int32_t oc = g->out_c, groups = g->runs.len / 4;
+  int32_t a0 = bias[0], a1 = bias[1], a2 = bias[2], a3 = bias[3];
+  for (int32_t i = 0; i < g->runs.count; i++) {
+    const int8_t *u = x + ek__run_offset(&g->runs, i), *wr = w + i * g->runs.w_step;
+    for (int32_t r = 0; r < groups; r++, u += 4, wr += 4 * oc) {
+      const int32_t xv = ek__load32(u), xe = __sxtb16(xv), xo = ek__sxtb16_ror8(xv);
+      const int32_t w0 = ek__load32(wr), w1 = ek__load32(wr + oc), w2 = ek__load32(wr + 2 * oc),
+                    w3 = ek__load32(wr + 3 * oc);
+      const int32_t lo02 = ek__pack_low(w0, w2), hi02 = ek__pack_high(w0, w2);
+      const int32_t lo13 = ek__pack_low(w1, w3), hi13 = ek__pack_high(w1, w3);
+      a0 = __smlad(xe, __sxtb16(lo02), a0), a1 = __smlad(xe, ek__sxtb16_ror8(lo02), a1);
+      a2 = __smlad(xe, __sxtb16(hi02), a2), a3 = __smlad(xe, ek__sxtb16_ror8(hi02), a3);
+      a0 = __smlad(xo, __sxtb16(lo13), a0), a1 = __smlad(xo, ek__sxtb16_ror8(lo13), a1);
+      a2 = __smlad(xo, __sxtb16(hi13), a2), a3 = __smlad(xo, ek__sxtb16_ror8(hi13), a3);
+    }
+    for (int32_t r = 0; r < g->runs.len % 4; r++, wr += oc)
+      a0 += u[r] * wr[0], a1 += u[r] * wr[1], a2 += u[r] * wr[2], a3 += u[r] * wr[3];
+  }
+  y[0] = (int8_t)ek_mcu_requantize(a0, q[0], g->zp, g->lo, g->hi, 1);
+  y[1] = (int8_t)ek_mcu_requantize(a1, q[1], g->zp, g->lo, g->hi, 1);
+  y[2] = (int8_t)ek_mcu_requantize(a2, q[2], g->zp, g->lo, g->hi, 1);
+  y[3] = (int8_t)ek_mcu_requantize(a3, q[3], g->zp, g->lo, g->hi, 1);
+}
+
 /* Output channels co, co+1 (w, bias and y start there) for every output pixel, two pixels at a time,
  * from the channels' packed weights. */
 static inline __attribute__((always_inline)) void ek__conv_2co(const ek__conv_t *g, const int8_t *x, const int8_t *w,
@@ -375,6 +403,18 @@ static inline void ek__conv_4co_mve(const ek__conv_t *g, const int8_t *x, const 
   }
 }
 
+/* One output pixel (a dense layer), channels co..co+3 (w, bias, y start there): each weight is used
+ * once, so no packing: four channels' weights widened to int32 lanes times the input byte (VMLA). */
+static inline void ek__conv_1px_4co_mve(const ek__conv_t *g, const int8_t *x, const int8_t *w, const int32_t *bias,
+                                        const ek__requant4_t *q, int8_t *y) {
+  int32x4_t acc = vldrwq_s32(bias);
+  for (int32_t i = 0; i < g->runs.count; i++) {
+    const int8_t *u = x + ek__run_offset(&g->runs, i), *wr = w + i * g->runs.w_step;
+    for (int32_t r = 0; r < g->runs.len; r++, wr += g->out_c) acc = vmlaq_n_s32(acc, vldrbq_s32(wr), u[r]);
+  }
+  vstrbq_s32(y, ek__requantize4(acc, q, g->zp, g->lo, g->hi));
+}
+
 /* Depthwise, channels o..o+3 (multiplier 1; x, bias, y start there): int32 lanes, one tap at a time. */
 static inline void ek__depthwise_4c_mve(const ek__dw_t *g, const int8_t *x, const int8_t *w, const int32_t *bias,
                                         const ek__requant4_t *q, const int32_t *tap_offset, int8_t *y) {
@@ -407,27 +447,41 @@ EK_MCU_API int32_t ek_mcu_conv_s8(int8_t *x, int8_t *w, int32_t *bias, int32_t *
                                   int32_t out_zp, int32_t act_min, int32_t act_max) {
   const ek__runs_t runs = ek__conv_runs(in_w, in_c, out_c, k_h, k_w, dil_h, dil_w);
   const int32_t pixels = out_h * out_w;
+  int32_t done = 0; /* output channels a vector path computed; the portable loop takes the rest */
 #if EK_MCU_MVE
+  const ek__conv_t conv = {batch, in_h, in_w, in_c, out_h, out_w, out_c, stride_h, stride_w, out_zp, act_min,
+                           act_max, runs};
   int32_t chunks = 0;
   for (int32_t i = 0; i < runs.count; i++) chunks += ek__round16(runs.len) / 16;
-  const int32_t paired = chunks * 64 <= EK_MCU_MVE_PACK_BYTES ? out_c - out_c % 4 : 0;
-  if (paired) {
-    const ek__conv_t conv = {batch, in_h, in_w, in_c, out_h, out_w, out_c, stride_h, stride_w, out_zp, act_min,
-                             act_max, runs};
+  if (batch * pixels == 1) {
+    done = out_c - out_c % 4;
+    for (int32_t co = 0; co < done; co += 4) {
+      const ek__requant4_t q = ek__requant4_terms(mult + co, left + co, right + co);
+      ek__conv_1px_4co_mve(&conv, x, w + co, bias + co, &q, y + co);
+    }
+  } else if (chunks * 64 <= EK_MCU_MVE_PACK_BYTES) {
+    done = out_c - out_c % 4;
     int8_t packed[EK_MCU_MVE_PACK_BYTES];
-    for (int32_t co = 0; co < paired; co += 4) {
+    for (int32_t co = 0; co < done; co += 4) {
       ek__pack_4co_mve(w + co, &runs, out_c, packed);
       const ek__requant4_t q = ek__requant4_terms(mult + co, left + co, right + co);
       ek__conv_4co_mve(&conv, x, bias + co, packed, &q, y + co);
     }
   }
 #elif EK_MCU_DSP
-  const int32_t paired = runs.count * (runs.len / 4) * 4 <= EK_MCU_PACK_WORDS ? out_c - out_c % 2 : 0;
-  if (paired) {
-    const ek__conv_t conv = {batch, in_h, in_w, in_c, out_h, out_w, out_c, stride_h, stride_w, out_zp, act_min,
-                             act_max, runs};
+  const ek__conv_t conv = {batch, in_h, in_w, in_c, out_h, out_w, out_c, stride_h, stride_w, out_zp, act_min,
+                           act_max, runs};
+  if (batch * pixels == 1) {
+    done = out_c - out_c % 4;
+    for (int32_t co = 0; co < done; co += 4) {
+      ek__requant_t q[4];
+      for (int32_t j = 0; j < 4; j++) q[j] = ek__requant_terms(mult, left, right, nudge_pos, nudge_neg, co + j);
+      ek__conv_1px_4co(&conv, x, w + co, bias + co, q, y + co);
+    }
+  } else if (runs.count * (runs.len / 4) * 4 <= EK_MCU_PACK_WORDS) {
+    done = out_c - out_c % 2;
     int32_t packed[EK_MCU_PACK_WORDS];
-    for (int32_t co = 0; co < paired; co += 2) {
+    for (int32_t co = 0; co < done; co += 2) {
       int32_t *end = packed;
       for (int32_t i = 0; i < runs.count; i++) end = ek__pack_2co(w + i * runs.w_step + co, runs.len, out_c, end);
       const ek__requant_t q0 = ek__requant_terms(mult, left, right, nudge_pos, nudge_neg, co);
@@ -439,10 +493,8 @@ EK_MCU_API int32_t ek_mcu_conv_s8(int8_t *x, int8_t *w, int32_t *bias, int32_t *
       }
     }
   }
-#else
-  const int32_t paired = 0;
 #endif
-  for (int32_t co = paired; co < out_c; co++) {
+  for (int32_t co = done; co < out_c; co++) {
     const ek__requant_t q = ek__requant_terms(mult, left, right, nudge_pos, nudge_neg, co);
     for (int32_t n = 0; n < batch; n++) {
       const int8_t *xn = x + n * in_h * in_w * in_c;

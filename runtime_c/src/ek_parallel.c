@@ -4,10 +4,11 @@
  * TVMBackendParallelLaunch(lambda, closure, 0) through the `__TVMBackendParallelLaunch` pointer;
  * the lambda runs once per task id 0..num_task-1 and splits the loop by `penv->num_task`.
  * The caller runs task 0 and waits for the pool's workers to run the others; workers start on
- * first use and then sleep on a condition variable between launches. With one thread (or a nested
- * launch from inside a task) the lambda runs inline and no thread is created. Microcontroller
- * bundles never link this file. */
+ * first use and between launches poll briefly, then sleep on a condition variable. With one
+ * thread (or a nested launch from inside a task) the lambda runs inline and no thread is created.
+ * Microcontroller bundles never link this file. */
 #include <pthread.h>
+#include <stdatomic.h>
 
 #include "ek_model_api.h"
 #include "ek_runtime.h"
@@ -15,6 +16,17 @@
 #ifndef EK_DEFAULT_THREADS
 #define EK_DEFAULT_THREADS 1 /* the artifact writer sets the compile-time --threads */
 #endif
+/* Polls before sleeping: a kernel launches one parallel loop after another, and waking a sleeping
+ * thread costs tens of microseconds, more than many of those loops take. */
+#define EK_SPIN_POLLS 20000
+
+static inline void cpu_relax(void) {
+#if defined(__x86_64__) || defined(__i386__)
+  __builtin_ia32_pause();
+#elif defined(__aarch64__) || (defined(__arm__) && __ARM_ARCH >= 7)
+  __asm__ __volatile__("yield");
+#endif
+}
 
 /* LLVM-built kernels reach the launcher through these pointers (weak: only kernels with parallel
  * loops define them); they are filled when the library is loaded. */
@@ -28,11 +40,11 @@ static struct {
   pthread_cond_t barrier; /* tasks: the barrier opened */
   int num_threads;
   int workers; /* started so far; worker w runs task w + 1 */
-  unsigned generation;
+  atomic_uint generation; /* written under the lock; polled without it */
   ek_parallel_lambda_fn lambda;
   void *closure;
   ek_parallel_env_t env;
-  int pending; /* worker tasks of this launch still running */
+  atomic_int pending; /* worker tasks of this launch still running */
   int failed;
   int barrier_waiting;
   unsigned barrier_generation;
@@ -45,23 +57,41 @@ static void run_task(int task_id) {
   inside_task = 1;
   int rc = pool.lambda(task_id, &pool.env, pool.closure);
   inside_task = 0;
+  if (rc == 0 && task_id == 0) return;
   pthread_mutex_lock(&pool.lock);
   if (rc != 0) pool.failed = 1;
-  if (task_id != 0 && --pool.pending == 0) pthread_cond_signal(&pool.done);
+  if (task_id != 0 && atomic_fetch_sub(&pool.pending, 1) == 1) pthread_cond_signal(&pool.done);
   pthread_mutex_unlock(&pool.lock);
+}
+
+/* Polls until `*value` differs from `old` (1) or the polls run out (0). */
+static int poll_change(atomic_uint *value, unsigned old) {
+  for (int i = 0; i < EK_SPIN_POLLS; ++i) {
+    if (atomic_load_explicit(value, memory_order_acquire) != old) return 1;
+    cpu_relax();
+  }
+  return 0;
+}
+
+static int poll_zero(atomic_int *value) {
+  for (int i = 0; i < EK_SPIN_POLLS; ++i) {
+    if (atomic_load_explicit(value, memory_order_acquire) == 0) return 1;
+    cpu_relax();
+  }
+  return 0;
 }
 
 static void *worker_main(void *arg) {
   int task_id = (int)(intptr_t)arg + 1;
   unsigned seen = 0;
-  pthread_mutex_lock(&pool.lock);
   for (;;) {
+    poll_change(&pool.generation, seen);
+    pthread_mutex_lock(&pool.lock);
     while (pool.generation == seen) pthread_cond_wait(&pool.wake, &pool.lock);
     seen = pool.generation;
-    if (task_id >= pool.env.num_task) continue; /* this launch needs fewer tasks */
+    int needed = task_id < pool.env.num_task; /* a launch may need fewer tasks than there are workers */
     pthread_mutex_unlock(&pool.lock);
-    run_task(task_id);
-    pthread_mutex_lock(&pool.lock);
+    if (needed) run_task(task_id);
   }
   return NULL;
 }
@@ -100,6 +130,7 @@ EK_OWN int TVMBackendParallelLaunch(ek_parallel_lambda_fn lambda, void *closure,
   pthread_cond_broadcast(&pool.wake);
   pthread_mutex_unlock(&pool.lock);
   run_task(0);
+  poll_zero(&pool.pending);
   pthread_mutex_lock(&pool.lock);
   while (pool.pending > 0) pthread_cond_wait(&pool.done, &pool.lock);
   int failed = pool.failed;
