@@ -66,12 +66,16 @@ int ek_run(const ek_model_t *model, uint8_t *arena);
 void *ek_tensor_data(const ek_model_t *model, uint8_t *arena, uint16_t index);
 const char *ek_last_error(void);
 
+/* Protected: a library's kernels call the runtime's own hooks below, even in a process that also
+ * loaded the TVM runtime (which exports the same names). */
+#define EK_OWN __attribute__((visibility("protected")))
+
 /* Workspace hooks that generated kernels call (C kernels directly, LLVM kernels via pointers). */
-void *TVMBackendAllocWorkspace(int device_type, int device_id, uint64_t nbytes, int dtype_code_hint,
+EK_OWN void *TVMBackendAllocWorkspace(int device_type, int device_id, uint64_t nbytes, int dtype_code_hint,
                                int dtype_bits_hint);
-int TVMBackendFreeWorkspace(int device_type, int device_id, void *ptr);
+EK_OWN int TVMBackendFreeWorkspace(int device_type, int device_id, void *ptr);
 /* Error hook of generated kernels: keeps the message for ek_last_error(). */
-void TVMFFIErrorSetRaisedFromCStr(const char *kind, const char *message);
+EK_OWN void TVMFFIErrorSetRaisedFromCStr(const char *kind, const char *message);
 
 /* Parallel loops (Linux targets only, src/ek_parallel.c). The layouts are TVM's
  * TVMParallelGroupEnv / FTVMParallelLambda: a kernel's parallel loop is a lambda run once per task. */
@@ -84,9 +88,9 @@ typedef int (*ek_parallel_lambda_fn)(int task_id, ek_parallel_env_t *env, void *
 typedef int (*ek_parallel_launch_fn)(ek_parallel_lambda_fn lambda, void *closure, int num_task);
 typedef int (*ek_parallel_barrier_fn)(int task_id, ek_parallel_env_t *env);
 /* Runs `lambda` for task ids 0..n-1 at once (n = num_task, or the thread count when 0); 0 or -1. */
-int TVMBackendParallelLaunch(ek_parallel_lambda_fn lambda, void *closure, int num_task);
+EK_OWN int TVMBackendParallelLaunch(ek_parallel_lambda_fn lambda, void *closure, int num_task);
 /* Waits until every task of the launch reached the barrier. */
-int TVMBackendParallelBarrier(int task_id, ek_parallel_env_t *env);
+EK_OWN int TVMBackendParallelBarrier(int task_id, ek_parallel_env_t *env);
 
 #ifdef __cplusplus
 }

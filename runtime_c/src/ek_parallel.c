@@ -17,8 +17,11 @@
 #define EK_DEFAULT_THREADS 1 /* the artifact writer sets the compile-time --threads */
 #endif
 /* Polls before sleeping: a kernel launches one parallel loop after another, and waking a sleeping
- * thread costs tens of microseconds, more than many of those loops take. */
-#define EK_SPIN_POLLS 20000
+ * thread costs tens of microseconds, more than many of those loops take. But polling steals the
+ * core from the awaited thread when there are more threads than free cores, so each thread halves
+ * its polls after a wait they did not cover and doubles them after one they did. */
+#define EK_SPIN_MIN 64
+#define EK_SPIN_MAX 20000
 
 static inline void cpu_relax(void) {
 #if defined(__x86_64__) || defined(__i386__)
@@ -38,7 +41,7 @@ static struct {
   pthread_cond_t wake;    /* workers: a new launch (generation) began */
   pthread_cond_t done;    /* caller: the last worker task finished */
   pthread_cond_t barrier; /* tasks: the barrier opened */
-  int num_threads;
+  atomic_int num_threads; /* read by launches without the lock */
   int workers; /* started so far; worker w runs task w + 1 */
   atomic_uint generation; /* written under the lock; polled without it */
   ek_parallel_lambda_fn lambda;
@@ -46,12 +49,19 @@ static struct {
   ek_parallel_env_t env;
   atomic_int pending; /* worker tasks of this launch still running */
   int failed;
+  int busy; /* a launch is in flight: another caller's launch runs inline */
   int barrier_waiting;
   unsigned barrier_generation;
 } pool = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, PTHREAD_COND_INITIALIZER,
-          PTHREAD_COND_INITIALIZER, EK_DEFAULT_THREADS, 0, 0, NULL, NULL, {NULL, 0}, 0, 0, 0, 0};
+          PTHREAD_COND_INITIALIZER, EK_DEFAULT_THREADS, 0, 0, NULL, NULL, {NULL, 0}, 0, 0, 0, 0, 0};
+
+static int run_inline(ek_parallel_lambda_fn lambda, void *closure) {
+  ek_parallel_env_t env = {NULL, 1};
+  return lambda(0, &env, closure) == 0 ? 0 : -1;
+}
 
 static _Thread_local int inside_task;
+static _Thread_local int spin_polls = EK_SPIN_MAX;
 
 static void run_task(int task_id) {
   inside_task = 1;
@@ -64,28 +74,29 @@ static void run_task(int task_id) {
   pthread_mutex_unlock(&pool.lock);
 }
 
-/* Polls until `*value` differs from `old` (1) or the polls run out (0). */
-static int poll_change(atomic_uint *value, unsigned old) {
-  for (int i = 0; i < EK_SPIN_POLLS; ++i) {
-    if (atomic_load_explicit(value, memory_order_acquire) != old) return 1;
-    cpu_relax();
-  }
-  return 0;
+static void adapt_polls(int covered) {
+  spin_polls = covered ? (spin_polls < EK_SPIN_MAX / 2 ? 2 * spin_polls : EK_SPIN_MAX)
+                       : (spin_polls > 2 * EK_SPIN_MIN ? spin_polls / 2 : EK_SPIN_MIN);
 }
 
-static int poll_zero(atomic_int *value) {
-  for (int i = 0; i < EK_SPIN_POLLS; ++i) {
-    if (atomic_load_explicit(value, memory_order_acquire) == 0) return 1;
-    cpu_relax();
-  }
-  return 0;
+/* Polls until `*value` differs from `old` or the polls run out; the caller then waits under the lock. */
+static void poll_until_changed(atomic_uint *value, unsigned old) {
+  int i = 0;
+  for (; i < spin_polls && atomic_load_explicit(value, memory_order_acquire) == old; ++i) cpu_relax();
+  adapt_polls(i < spin_polls);
+}
+
+static void poll_until_zero(atomic_int *value) {
+  int i = 0;
+  for (; i < spin_polls && atomic_load_explicit(value, memory_order_acquire) != 0; ++i) cpu_relax();
+  adapt_polls(i < spin_polls);
 }
 
 static void *worker_main(void *arg) {
   int task_id = (int)(intptr_t)arg + 1;
   unsigned seen = 0;
   for (;;) {
-    poll_change(&pool.generation, seen);
+    poll_until_changed(&pool.generation, seen);
     pthread_mutex_lock(&pool.lock);
     while (pool.generation == seen) pthread_cond_wait(&pool.wake, &pool.lock);
     seen = pool.generation;
@@ -107,18 +118,16 @@ static int ensure_workers(int num_task) {
   return pool.workers + 1 < num_task ? pool.workers + 1 : num_task;
 }
 
-/* Protected: the library's kernels call these very definitions, even in a process that also loaded
- * the TVM runtime (which exports the same names). */
-#define EK_OWN __attribute__((visibility("protected")))
-
 EK_OWN int TVMBackendParallelLaunch(ek_parallel_lambda_fn lambda, void *closure, int num_task) {
   int threads = num_task > 0 ? num_task : pool.num_threads;
   if (threads > EK_MAX_THREADS) threads = EK_MAX_THREADS;
-  if (threads <= 1 || inside_task) {
-    ek_parallel_env_t env = {NULL, 1};
-    return lambda(0, &env, closure) == 0 ? 0 : -1;
-  }
+  if (threads <= 1 || inside_task) return run_inline(lambda, closure);
   pthread_mutex_lock(&pool.lock);
+  if (pool.busy) {
+    pthread_mutex_unlock(&pool.lock);
+    return run_inline(lambda, closure);
+  }
+  pool.busy = 1;
   threads = ensure_workers(threads); /* fewer when the system refuses threads: tasks split the loop */
   pool.lambda = lambda;
   pool.closure = closure;
@@ -130,10 +139,11 @@ EK_OWN int TVMBackendParallelLaunch(ek_parallel_lambda_fn lambda, void *closure,
   pthread_cond_broadcast(&pool.wake);
   pthread_mutex_unlock(&pool.lock);
   run_task(0);
-  poll_zero(&pool.pending);
+  poll_until_zero(&pool.pending);
   pthread_mutex_lock(&pool.lock);
   while (pool.pending > 0) pthread_cond_wait(&pool.done, &pool.lock);
   int failed = pool.failed;
+  pool.busy = 0;
   pthread_mutex_unlock(&pool.lock);
   return failed ? -1 : 0;
 }

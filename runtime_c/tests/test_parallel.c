@@ -1,6 +1,7 @@
 /* The parallel-loop launcher (src/ek_parallel.c): every task id runs exactly once per launch, on as
  * many threads as asked, the barrier holds every task until all arrived, failures are reported,
- * and the `__TVMBackendParallel*` pointers LLVM kernels call through are filled at load. */
+ * concurrent callers do not mix their launches, and the `__TVMBackendParallel*` pointers LLVM
+ * kernels call through are filled at load. */
 #include <pthread.h>
 #include <stdatomic.h>
 
@@ -64,8 +65,28 @@ static int distinct_threads(record_t *r, int num_task) {
   return 1;
 }
 
+/* An application thread launching while another launch is in flight: each launch still runs each
+ * of its task ids once (the later one inline). */
+typedef struct {
+  record_t record;
+  int bad_launches;
+} caller_t;
+
+static void *launch_repeatedly(void *arg) {
+  caller_t *c = arg;
+  for (int launch = 0; launch < 200; ++launch) {
+    record_reset(&c->record, -1);
+    if (TVMBackendParallelLaunch(count_task, &c->record, 0) != 0 ||
+        !each_ran_once(&c->record, atomic_load(&c->record.num_task_seen))) {
+      c->bad_launches++;
+    }
+  }
+  return NULL;
+}
+
 int main(void) {
   static record_t r;
+  static caller_t callers[2];
 
   CHECK(__TVMBackendParallelLaunch == TVMBackendParallelLaunch);
   CHECK(__TVMBackendParallelBarrier == TVMBackendParallelBarrier);
@@ -112,6 +133,14 @@ int main(void) {
   CHECK(each_ran_once(&r, 4));
   record_reset(&r, -1);
   CHECK(TVMBackendParallelLaunch(count_task, &r, 0) == 0);
+
+  /* Two application threads launching at once. */
+  pthread_t other;
+  CHECK(pthread_create(&other, NULL, launch_repeatedly, &callers[1]) == 0);
+  launch_repeatedly(&callers[0]);
+  CHECK(pthread_join(other, NULL) == 0);
+  CHECK(callers[0].bad_launches == 0);
+  CHECK(callers[1].bad_launches == 0);
 
   /* Counts outside 1..EK_MAX_THREADS are refused and change nothing; back to one thread: inline. */
   CHECK(ek_set_num_threads(0) == -1);
