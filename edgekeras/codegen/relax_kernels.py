@@ -144,6 +144,7 @@ def lower_node(node, key_of):
 
 
 def _described(func, node):
+    """`func` with its node's op, window and attrs attached, for the int8 MAC ops a target may swap."""
     if node.op not in MICRO_KERNEL_OPS or node.epilogue:
         return func
     window = [int(d) for d in node.inputs[1].type.shape[:-2]]

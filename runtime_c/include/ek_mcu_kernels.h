@@ -4,13 +4,14 @@
  *
  * The arguments are what TVM's C backend declares for `T.call_extern`: non-const element pointers
  * and int32 scalars. The input zero point is folded into the bias at compile time and padding is
- * done with the zero point, so the inner loops are plain int8 dot products. One source serves every core: SMLAD dual MACs where the core has the DSP extension
- * (__ARM_FEATURE_DSP: M4/M7/M33/M55), Helium vector MACs where it has MVE (M55), portable C otherwise
- * (M0+/M3). All paths compute the same integers as the TFLite-style reference (bit-exact).
+ * done with the zero point, so the inner loops are plain int8 dot products. One source serves every
+ * core: SMLAD dual MACs where the core has the DSP extension (__ARM_FEATURE_DSP: M4/M7/M33), Helium
+ * vector MACs where it has MVE (M55), portable C otherwise (M0+/M3). All paths compute the same
+ * integers as the TFLite-style reference (bit-exact).
  *
- * The kernels call them through one small wrapper per layer shape that passes the shapes as
- * constants (edgekeras/codegen/kernels_c.py writes the wrappers: static inline in kernels.c, or in
- * kernels_mcu.c for Thumb objects), so every layer gets a copy compiled for its own shapes. */
+ * Kernels call them through one small wrapper per layer shape that passes the shapes as constants
+ * (edgekeras/codegen/kernels_c.py writes the wrappers, inlined into the C kernels; with --emit obj
+ * these kernels stay C, in kernels_mcu.c), so every layer gets a copy compiled for its own shapes. */
 #ifndef EK_MCU_KERNELS_H
 #define EK_MCU_KERNELS_H
 
