@@ -7,7 +7,7 @@ rewrites the module with Relax's ToMixedPrecision: convolutions and matmuls read
 activations and accumulate in float32 (as tensor cores do); inputs and outputs stay float32.
 """
 
-from edgekeras.codegen.relax_kernels import VIEW_OPS, _relax_function, check_supported, view_constant_inputs
+from edgekeras.codegen.relax_kernels import VIEW_OPS, node_relax_function, check_supported, view_constant_inputs
 
 PRECISIONS = ("float", "fp16")
 
@@ -37,7 +37,7 @@ def graph_module(graph, target_name, precision="float"):
                     exprs[id(node.output)] = bb.emit(relax.op.reshape(source, node.output.type.shape))
                     continue
                 view_constant_inputs(node, graph.constant)
-                function = _relax_function(node)["main"].without_attr("global_symbol")
+                function = node_relax_function(node)["main"].without_attr("global_symbol")
                 callee = bb.add_func(function, _var_name(f"node_{node.name}"))
                 exprs[id(node.output)] = bb.emit(relax.Call(callee, [expr_of(v) for v in node.inputs]))
             results = [expr_of(v) for v in graph.outputs]

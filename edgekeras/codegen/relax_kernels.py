@@ -81,7 +81,7 @@ def view_constant_inputs(node, make_constant):
             node.inputs[index] = make_constant(f"{value.name}:view", value.data.reshape(shape))
 
 
-def _relax_function(node):
+def node_relax_function(node):
     from tvm import relax
 
     params = [relax.Var(f"in{i}", relax.TensorType(v.type.shape, v.type.dtype)) for i, v in enumerate(node.inputs)]
@@ -118,7 +118,7 @@ def lower_node(node, key_of):
     """The kernel calls computing `node`; `key_of(value)` names the tensors the node reads and writes."""
     from tvm import relax
 
-    mod = _legalize_and_fuse(_relax_function(node))
+    mod = _legalize_and_fuse(node_relax_function(node))
     main = mod["main"]
     env = {param: key_of(value) for param, value in zip(main.params, node.inputs)}
     result = NodeLowering(calls=[])
