@@ -83,10 +83,18 @@ class Artifact:
     def _run_each_sample(self, arrays):
         """`run_sample` on each sample in turn (the model is compiled for batch 1), outputs stacked."""
         batch = arrays[0].shape[0]
+        if batch == 1:
+            return self.run_sample(arrays)
         per_sample = [self.run_sample([a[n:n + 1] for a in arrays]) for n in range(batch)]
         return [np.concatenate([s[i] for s in per_sample]) if batch else
                 np.empty((0,) + tuple(spec["shape"][1:]), spec["dtype"])
                 for i, spec in enumerate(self.manifest["outputs"])]
+
+
+def _view(address, spec):
+    """A NumPy array over a tensor of the loaded library (batch-1 shape)."""
+    nbytes = int(np.prod(spec["shape"])) * np.dtype(spec["dtype"]).itemsize
+    return np.frombuffer((ctypes.c_uint8 * nbytes).from_address(address), spec["dtype"]).reshape(spec["shape"])
 
 
 class HostArtifact(Artifact):
@@ -116,6 +124,7 @@ class HostArtifact(Artifact):
         self._arena_buffer = np.zeros(manifest["arena_bytes"] + align, np.uint8)
         start = self._arena_buffer.ctypes.data
         self._arena = start + (-start % align)
+        self._views = None
 
     def set_threads(self, threads):
         """Threads the kernels' parallel loops use from now on (the library's default is the compile-time
@@ -135,17 +144,22 @@ class HostArtifact(Artifact):
         if rc != 0:
             raise ArtifactError(f"{self.path}: {fn.__name__} failed ({rc}): {self._lib.ek_model_error().decode()}")
 
+    def _bind(self):
+        """Binds this artifact's arena (copies of one library share its state, so before every run) and
+        returns NumPy views of the inputs and outputs inside it, made once."""
+        self._call(self._lib.ek_model_init, ctypes.c_void_p(self._arena), self.manifest["arena_bytes"])
+        if self._views is None:
+            lib = self._lib
+            self._views = ([_view(lib.ek_model_input(i), spec) for i, spec in enumerate(self.manifest["inputs"])],
+                           [_view(lib.ek_model_output(i), spec) for i, spec in enumerate(self.manifest["outputs"])])
+        return self._views
+
     def run_sample(self, arrays):
-        lib = self._lib
-        for i, array in enumerate(arrays):
-            ctypes.memmove(lib.ek_model_input(i), array.ctypes.data, array.nbytes)
-        self._call(lib.ek_model_run)
-        results = []
-        for i, spec in enumerate(self.manifest["outputs"]):
-            out = np.empty(spec["shape"], spec["dtype"])
-            ctypes.memmove(out.ctypes.data, lib.ek_model_output(i), out.nbytes)
-            results.append(out)
-        return results
+        inputs, outputs = self._views
+        for view, array in zip(inputs, arrays):
+            np.copyto(view, array.reshape(view.shape))
+        self._call(self._lib.ek_model_run)
+        return [view.copy() for view in outputs]
 
     def time_runs(self, x, runs=100, warmup=10):
         """Seconds of each bare `ek_model_run` on one sample `x` (inputs copied in once, no Python
@@ -153,7 +167,7 @@ class HostArtifact(Artifact):
         import time
 
         sample = [a[:1] for a in self._standardize(x)]
-        self._call(self._lib.ek_model_init, ctypes.c_void_p(self._arena), self.manifest["arena_bytes"])
+        self._bind()
         self.run_sample(sample)
         run, times = self._lib.ek_model_run, []
         for i in range(warmup + runs):
@@ -164,7 +178,7 @@ class HostArtifact(Artifact):
         return times
 
     def _run(self, arrays):
-        self._call(self._lib.ek_model_init, ctypes.c_void_p(self._arena), self.manifest["arena_bytes"])
+        self._bind()
         return self._run_each_sample(arrays)
 
 
