@@ -192,9 +192,13 @@ def relax_multiply_by_quantized_multiplier(x, multiplier, shift):
     """Relax version of multiply_by_quantized_multiplier on an int32 tensor `x`. Per tensor,
     `multiplier` is a Python int and `shift` one; per channel, `multiplier` is an int32 Relax tensor
     and `shift` the four int32 tensors of `shift_terms`, broadcast on the last axis. Each constant is
-    read once, so TVM fuses the whole computation into the kernel that produces `x`. The doubling
-    high multiply with TFLite's nudge and truncating division equals (a*b + 2^30) >> 31 with an
-    arithmetic shift, which is what this emits."""
+    read once, so TVM fuses the whole computation into the kernel that produces `x`.
+
+    The doubling high multiply with TFLite's nudge and truncating division equals
+    high = (a*b + 2^30) >> 31 (arithmetic shift), and the rounding right shift is
+    (high + nudge) >> right. Two floor divisions by powers of two compose, so both are one shift:
+    (a*b + 2^30 + nudge * 2^31) >> (31 + right), with the nudge picked by the sign of a*b + 2^30
+    (the sign of high). Fewer 64-bit operations, which CPUs without 64-bit vector shifts emulate."""
     from tvm import relax
 
     op = relax.op
@@ -206,21 +210,27 @@ def relax_multiply_by_quantized_multiplier(x, multiplier, shift):
     wide = op.astype(x, "int64")
     if not (isinstance(left, int) and left == 0):
         wide = op.clip(op.left_shift(wide, i64(left)), -(2**31), 2**31 - 1)
-    high = op.right_shift(op.add(op.multiply(wide, i64(multiplier)), i64(1 << 30)), i64(31))
-    negative = op.less(high, i64(0))
+    total = op.add(op.multiply(wide, i64(multiplier)), i64(1 << 30))
+    negative = op.less(total, i64(0))
     if isinstance(right, int):  # constant operands of `where` would become kernel arguments
-        nudge = op.subtract(i64(nudge_pos), op.multiply(op.astype(negative, "int64"), i64(nudge_pos - nudge_neg)))
+        nudge = op.subtract(i64(nudge_pos << 31),
+                            op.multiply(op.astype(negative, "int64"), i64((nudge_pos - nudge_neg) << 31)))
+        shift_by = i64(31 + right)
     else:
-        nudge = op.where(negative, i64(nudge_neg), i64(nudge_pos))
-    return op.astype(op.right_shift(op.add(high, nudge), i64(right)), "int32")
+        nudge = op.left_shift(op.where(negative, i64(nudge_neg), i64(nudge_pos)), i64(31))
+        shift_by = op.add(i64(right), i64(31))
+    return op.astype(op.right_shift(op.add(total, nudge), shift_by), "int32")
 
 
 def relax_requantize_accumulator(acc, multiplier, shift, output_zero_point, act_min=QMIN, act_max=QMAX):
+    """Clamps before adding the zero point (clip(y + zp, lo, hi) = clip(y, lo - zp, hi - zp) + zp), so a
+    scaled value near the int32 limits cannot wrap around in int32 as y + zp would."""
     from tvm import relax
 
-    y = relax.op.add(relax_multiply_by_quantized_multiplier(acc, multiplier, shift),
-                     relax.const(int(output_zero_point), "int32"))
-    return relax.op.astype(relax.op.clip(y, int(act_min), int(act_max)), "int8")
+    zero_point = int(output_zero_point)
+    y = relax.op.clip(relax_multiply_by_quantized_multiplier(acc, multiplier, shift), int(act_min) - zero_point,
+                      int(act_max) - zero_point)
+    return relax.op.astype(relax.op.add(y, relax.const(zero_point, "int32")), "int8")
 
 
 def relax_divide_round_half_away(total, count):
