@@ -170,3 +170,26 @@ def test_random_schedules_never_overlap_live_tensors():
         lifetimes[keys[-1]][1] = len(steps)
         assert _overlaps(plan, sizes, {k: tuple(v) for k, v in lifetimes.items()}) is None
         assert plan.arena_bytes >= plan.lower_bound_bytes
+
+
+def _two_stage_kernel(stage_inside_loop):
+    """y = x * 2 + 1 with the 4 KB intermediate x * 2 either allocated once or once per row."""
+    from tvm import s_tir, te
+
+    x = te.placeholder((4, 1024), "float32", name="x")
+    doubled = te.compute((4, 1024), lambda i, j: x[i, j] * 2.0, name="doubled")
+    y = te.compute((4, 1024), lambda i, j: doubled[i, j] + 1.0, name="y")
+    sch = s_tir.Schedule(te.create_prim_func([x, y]))
+    if stage_inside_loop:
+        row, _ = sch.get_loops(sch.get_sblock("y"))
+        sch.compute_at(sch.get_sblock("doubled"), row)
+    return sch.mod["main"]
+
+
+def test_a_workspace_allocated_once_per_loop_iteration_is_recognised():
+    from edgekeras.codegen.kernels import allocates_in_loops, workspace_bytes
+
+    assert not allocates_in_loops(_two_stage_kernel(False))
+    assert workspace_bytes(_two_stage_kernel(False)) == 4 * 1024 * 4
+    assert allocates_in_loops(_two_stage_kernel(True))
+    assert workspace_bytes(_two_stage_kernel(True)) == 1024 * 4

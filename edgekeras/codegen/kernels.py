@@ -16,16 +16,26 @@ WORKSPACE_ALIGN = 64
 STACK_ALLOCA_BYTES = 1024  # TVM's kMaxStackAlloca: a smaller constant-size global buffer is a stack array
 
 
-def workspace_bytes(func):
-    """Upper bound of the bytes a kernel asks `TVMBackendAllocWorkspace` for: its temporaries as TVM
-    allocates them (shrunk to the region one loop iteration uses), except those it puts on the stack."""
-    total = 0
-    for buf in allocated_buffers(func):
+def _workspace_buffers(func):
+    """(bytes, inside a loop) of the temporaries TVM asks `TVMBackendAllocWorkspace` for: all but the
+    small global ones it puts on the stack."""
+    for buf, in_loop in allocated_buffers(func):
         size = int(np.prod([int(d) for d in buf.shape], dtype=np.int64)) * (int(buf.dtype.bits) // 8)
-        if buf.scope() == "global" and size < STACK_ALLOCA_BYTES:
-            continue
-        total += -(-size // WORKSPACE_ALIGN) * WORKSPACE_ALIGN
-    return total
+        if not (buf.scope() == "global" and size < STACK_ALLOCA_BYTES):
+            yield size, in_loop
+
+
+def workspace_bytes(func):
+    """Upper bound of the bytes a kernel asks `TVMBackendAllocWorkspace` for in one call: its
+    temporaries as TVM allocates them (shrunk to the region one loop iteration uses)."""
+    return sum(-(-size // WORKSPACE_ALIGN) * WORKSPACE_ALIGN for size, _ in _workspace_buffers(func))
+
+
+def allocates_in_loops(func):
+    """True when a workspace is allocated once per loop iteration. The runtime frees a kernel's
+    workspace only when the next kernel starts (an arena slice per call, no allocator), so such a
+    kernel would exhaust its slice; parallel iterations would also share it."""
+    return any(in_loop for _, in_loop in _workspace_buffers(func))
 
 
 class KernelTable:

@@ -27,6 +27,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from edgekeras.codegen.kernels import allocates_in_loops
+
 RUN_TIMEOUT_S = 60
 SEARCH_POPULATION = 128  # candidates sampled per round (TVM's 512 is sized for thousands of trials)
 DEFAULTS_FILE = "default_schedules.json"  # workload -> the default schedule's measured seconds
@@ -113,7 +115,8 @@ def _seconds(run_secs):
 
 def lookup(func, target, options):
     """The tuned version of `func` when the records hold its workload for this target and it ran
-    faster than the default schedule (measured when it was tuned), else None."""
+    faster than the default schedule (measured when it was tuned), else None. A tuned schedule that
+    allocates a workspace per loop iteration is not taken: the runtime's per-call slice cannot serve it."""
     if not _applies(target):
         return None
     folder = records_dir(target, options)
@@ -128,7 +131,8 @@ def lookup(func, target, options):
     if default is not None and default["seconds"] <= _seconds(record.run_secs) \
             and default["schedule"] == _key(_default_schedule(func, target, options)):
         return None  # the default schedule measured faster (and is still the same schedule)
-    return database.query_schedule(workload, tvm_target, "main").mod["main"]
+    tuned = database.query_schedule(workload, tvm_target, "main").mod["main"]
+    return None if allocates_in_loops(tuned) else tuned
 
 
 def record_count(target, options):

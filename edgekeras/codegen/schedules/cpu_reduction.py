@@ -24,7 +24,8 @@ class Tile:
 
 @dataclass(frozen=True)
 class DotProduct:
-    """A tensor intrinsic that computes `lanes` accumulators over `steps` innermost reduction steps."""
+    """A tensor intrinsic that updates one channel vector of accumulators over `steps` innermost
+    reduction steps."""
     intrinsic: str
     steps: int
 
@@ -39,8 +40,7 @@ def choose_tile(spatial, acc_bits, tvm_target):
     every pixel) and as many pixels as the spare registers hold; without (dense), more vectors."""
     channels = spatial[-1]
     width = spatial[-2] if len(spatial) > 1 else 1
-    lanes = largest_divisor(channels, cpu_vector.lanes(tvm_target, acc_bits))
-    lanes = 1 << (lanes.bit_length() - 1)  # a power of two that still divides the channels
+    lanes = min(cpu_vector.lanes(tvm_target, acc_bits), channels & -channels)  # a power of two dividing them
     budget = cpu_vector.vector_registers(tvm_target) - ACC_SPARE_REGISTERS
     vectors = largest_divisor(channels // lanes, MAX_CHANNEL_VECTORS_WITH_PIXELS if width > 1 else budget)
     pixels = largest_divisor(width, min(MAX_PIXELS, budget // vectors))

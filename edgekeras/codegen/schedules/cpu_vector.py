@@ -11,7 +11,7 @@ def vector_bits(tvm_target):
     mattr = [str(a).lower() for a in tvm_target.get("mattr", [])]
     if mcpu in X86_512_BIT_CPUS or "+avx512f" in mattr:
         return 512
-    if mcpu in X86_256_BIT_CPUS or "+avx2" in mattr or "+avx" in mattr:
+    if mcpu in X86_256_BIT_CPUS or "+avx2" in mattr:  # AVX alone has no 256-bit integer SIMD
         return 256
     return 128
 
@@ -23,4 +23,5 @@ def vector_registers(tvm_target):
 
 
 def lanes(tvm_target, dtype_bits):
+    """Values of `dtype_bits` in one register."""
     return vector_bits(tvm_target) // dtype_bits
