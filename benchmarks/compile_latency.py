@@ -94,20 +94,20 @@ def measure(name, folder, precision, trials, records):
         row[f"{variant}_compile_s"] = time.perf_counter() - start
         artifact = runtime.load(result.path)
         outputs[variant] = np.asarray(artifact.predict(x))
-        row[f"{variant}_predict"] = float(np.median(peers.time_calls(lambda: artifact.predict(x))))
-        row[f"{variant}_c_run"] = float(np.median(artifact.time_runs(x)))
+        row[f"{variant}_predict"] = peers.steady_latency(lambda: artifact.predict(x))
+        row[f"{variant}_c_run"] = min(float(np.median(artifact.time_runs(x))) for _ in range(3))
         row.update(arena_bytes=result.manifest["arena_bytes"], weight_bytes=result.manifest["weight_bytes"])
     if "tuned" in outputs:
         row["tuned_max_abs_diff"] = float(np.abs(outputs["tuned"] - outputs["untuned"]).max())
     for peer, path in peer_models(name, precision, keras_path, calib, folder / "peers").items():
         run, out = (peers.onnxruntime_runner if peer == "onnxruntime" else peers.litert_runner)(path, x)
-        row[peer] = float(np.median(peers.time_calls(run)))
+        row[peer] = peers.steady_latency(run)
         row[f"{peer}_max_abs_diff"] = float(np.abs(np.asarray(out) - outputs["untuned"]).max())
     return row
 
 
 def ratio(row, ours, peer):
-    return "n/a" if row.get(ours) is None else f"{row[ours] / row[peer]:.1f}x"
+    return "n/a" if row.get(ours) is None else f"{row[ours] / row[peer]:.2f}x"
 
 
 def table(rows, tuned):
@@ -173,7 +173,7 @@ def report(rows_by_precision, trials, records):
         "# Host latency vs ONNX Runtime and LiteRT (batch 1, one thread)\n\n"
         f"Machine: {cpu_name()}, {os.cpu_count()} cores, Python {platform.python_version()}; "
         f"run {datetime.date.today().isoformat()}; `python benchmarks/compile_latency.py`. "
-        "p50 of >= 20 runs, one thread everywhere.\n\n"
+        "Lowest of three p50s of >= 20 runs each (the same for every runtime), one thread everywhere.\n\n"
         f"{tuning} Chart: `compile_latency.png`.\n\n" + "\n".join(sections) + "\n"
         "- edgekeras ms = `predict` (Python call into the C runtime), like the peers' Python calls; "
         "`C run` = `ek_model_run` alone.\n"

@@ -23,6 +23,12 @@ def time_calls(fn, min_runs=20, max_runs=2000, budget_s=1.0, warmup=3):
     return np.asarray(times)
 
 
+def steady_latency(fn, rounds=3):
+    """The lowest of `rounds` medians of `time_calls(fn)`: one round can land on a slow spell of a
+    shared machine (clock ramp, a neighbour's burst); every runtime in a comparison gets the same."""
+    return min(float(np.median(time_calls(fn))) for _ in range(rounds))
+
+
 def onnxruntime_runner(path, x):
     """(run, output): a one-thread ONNX Runtime session bound to the single sample `x`."""
     import onnxruntime
