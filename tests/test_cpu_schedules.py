@@ -10,11 +10,12 @@ import pytest
 import tvm
 
 from edgekeras.codegen.artifact import write_artifact
+from int8_graph_parts import int8_weights
+from int8_graph_parts import mac_params as shared_mac_params
 from edgekeras.codegen.build import build_model
 from edgekeras.codegen.schedules import ScheduleOptions, cpu, cpu_vector, generic
 from edgekeras.ir import interpreter
 from edgekeras.ir.graph import Graph
-from edgekeras.quantize import arith
 from edgekeras.runtime import load
 from edgekeras.targets import ToolMissingError, get_target
 
@@ -49,12 +50,10 @@ def _int8_graph():
     xq = g.add_node("quantize", [x], {"scale": 0.02, "zero_point": -5}).output
 
     def i8(name, shape):  # -128 included: the int16 products of the AVX2 dot product must stay exact
-        return g.constant(name, RNG.integers(-128, 128, shape).astype(np.int8))
+        return int8_weights(g, RNG, name, shape, low=-128)
 
     def mac_params(name, channels):
-        bias = g.constant(f"{name}_b", RNG.integers(-5000, 5000, channels).astype(np.int32))
-        multiplier, shift = arith.quantize_multipliers(RNG.uniform(1e-4, 0.02, channels))
-        return [bias, g.constant(f"{name}_m", multiplier), g.constant(f"{name}_s", shift)]
+        return shared_mac_params(g, RNG, name, channels)
 
     q = dict(input_zero_point=-5, output_zero_point=3, act_min=-128, act_max=127)
     flat = g.add_node("reshape", [xq], {"shape": (-1,)}).output

@@ -8,6 +8,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from edgekeras.codegen.artifact import write_artifact
+from int8_graph_parts import int8_weights
+from int8_graph_parts import mac_params as shared_mac_params
 from edgekeras.codegen.build import build_model
 from edgekeras.ir import interpreter
 from edgekeras.ir.graph import Graph
@@ -90,12 +92,10 @@ def _int8_zoo():
         outs.append(g.add_node(name, inputs, attrs).output)
 
     def i8(name, shape):
-        return g.constant(name, RNG.integers(-127, 128, shape).astype(np.int8))
+        return int8_weights(g, RNG, name, shape)
 
     def mac_params(name, channels):
-        bias = g.constant(f"{name}_b", RNG.integers(-5000, 5000, channels).astype(np.int32))
-        multiplier, shift = arith.quantize_multipliers(RNG.uniform(1e-4, 0.02, channels))
-        return [bias, g.constant(f"{name}_m", multiplier), g.constant(f"{name}_s", shift)]
+        return shared_mac_params(g, RNG, name, channels)
 
     q = dict(input_zero_point=-5, output_zero_point=3, act_min=-128, act_max=127)
     op("qconv", [xq, i8("k", (3, 3, 4, 5)), *mac_params("c", 5)], strides=2, padding="same", **q)
