@@ -158,7 +158,7 @@ NOTES = """\
   unfolded BatchNorm after a ReLU as int8 MUL+ADD with its own ranges, while edgekeras quantizes
   its optimized graph (BatchNorm folded where possible), so its tensors and ranges are not one to
   one with the converter's. Input scales agree; see tests/test_litert_compare.py.
-- Latency: single thread, batch 1, p50. edgekeras = bare `ek_model_run` (default schedules, no tuning records);
+- Latency: single thread, batch 1, p50. edgekeras = bare `ek_model_run` (its CPU schedules);
   LiteRT = `set_tensor` + `invoke` + `get_tensor` from Python with XNNPACK's tuned int8 kernels.
 - Weights/arena bytes come from the artifacts' manifest.json; the .tflite size includes the graph.
   int8 weights include int32 biases and per-channel requantization constants, so small models
